@@ -1,0 +1,3 @@
+from otgate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Register codec: engineering values <-> 16-bit Modbus registers.
+
+Layout. A value occupies 1, 2 or 4 consecutive registers. Its raw number is
+``raw = (engineering - offset) / scale``; integer types round raw to the nearest integer and refuse values
+outside their range. The raw number is packed into bytes in the configured *byte order* inside each
+16-bit word and the words are sent in the configured *word order*:
+
+    float32 12.5 = 0x41480000
+      byte big,    word big    -> [0x4148, 0x0000]   ("ABCD", Modbus default)
+      byte big,    word little -> [0x0000, 0x4148]   ("CDAB", word swap)
+      byte little, word big    -> [0x4841, 0x0000]   ("BADC", byte swap)
+      byte little, word little -> [0x0000, 0x4841]   ("DCBA")
+
+    int16 -2 -> [0xFFFE];  uint32 0x00010002 (big/big) -> [0x0001, 0x0002]
+
+The codec is pure; callers validate the value first. `encode` raises ValueError for a value the type
+cannot hold, which for a validated setpoint means a configuration bug (the config loader refuses limits
+that are not representable).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from enum import StrEnum
+
+
+class DataType(StrEnum):
+    INT16 = "int16"
+    UINT16 = "uint16"
+    INT32 = "int32"
+    UINT32 = "uint32"
+    FLOAT32 = "float32"
+    FLOAT64 = "float64"
+
+    @property
+    def register_count(self) -> int:
+        return _FORMATS[self][1] // 2
+
+    @property
+    def is_float(self) -> bool:
+        return self in (DataType.FLOAT32, DataType.FLOAT64)
+
+
+# struct format (big-endian) and size in bytes
+_FORMATS: dict[DataType, tuple[str, int]] = {
+    DataType.INT16: (">h", 2),
+    DataType.UINT16: (">H", 2),
+    DataType.INT32: (">i", 4),
+    DataType.UINT32: (">I", 4),
+    DataType.FLOAT32: (">f", 4),
+    DataType.FLOAT64: (">d", 8),
+}
+_INT_RANGES: dict[DataType, tuple[int, int]] = {
+    DataType.INT16: (-(2**15), 2**15 - 1),
+    DataType.UINT16: (0, 2**16 - 1),
+    DataType.INT32: (-(2**31), 2**31 - 1),
+    DataType.UINT32: (0, 2**32 - 1),
+}
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def to_raw(value: float, data_type: DataType, scale: float = 1.0, offset: float = 0.0) -> float | int:
+    """The raw number for an engineering value; raises ValueError when the type cannot hold it."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not finite")
+    raw = (value - offset) / scale
+    if data_type.is_float:
+        if data_type is DataType.FLOAT32 and abs(raw) > _FLOAT32_MAX:
+            raise ValueError(f"{value} overflows float32")
+        return raw
+    lo, hi = _INT_RANGES[data_type]
+    rounded = round(raw)
+    if not lo <= rounded <= hi:
+        raise ValueError(f"{value} is outside the {data_type} range {lo}..{hi} after scaling")
+    return rounded
+
+
+def is_representable(value: float, data_type: DataType, scale: float = 1.0, offset: float = 0.0) -> bool:
+    try:
+        to_raw(value, data_type, scale, offset)
+    except ValueError:
+        return False
+    return True
+
+
+def encode(
+    value: float,
+    data_type: DataType,
+    *,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    byte_order: str = "big",
+    word_order: str = "big",
+) -> tuple[int, ...]:
+    fmt, _ = _FORMATS[data_type]
+    data = struct.pack(fmt, to_raw(value, data_type, scale, offset))
+    words = [data[i : i + 2] for i in range(0, len(data), 2)]
+    if word_order == "little":
+        words.reverse()
+    if byte_order == "little":
+        words = [word[::-1] for word in words]
+    return tuple(int.from_bytes(word, "big") for word in words)
+
+
+def decode(
+    registers: tuple[int, ...] | list[int],
+    data_type: DataType,
+    *,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    byte_order: str = "big",
+    word_order: str = "big",
+) -> float:
+    fmt, size = _FORMATS[data_type]
+    if len(registers) != size // 2:
+        raise ValueError(f"{data_type} needs {size // 2} registers, got {len(registers)}")
+    words = [int(r).to_bytes(2, "big") for r in registers]
+    if byte_order == "little":
+        words = [word[::-1] for word in words]
+    if word_order == "little":
+        words.reverse()
+    (raw,) = struct.unpack(fmt, b"".join(words))
+    return float(raw) * scale + offset
+
+
+def readback_tolerance(value: float, data_type: DataType, scale: float = 1.0) -> float:
+    """How far a correct read-back of `value` may differ from it after one encode/decode round trip."""
+    if data_type is DataType.FLOAT64:
+        return abs(value) * 2.0**-52
+    if data_type is DataType.FLOAT32:
+        return abs(value) * 2.0**-23
+    return abs(scale) / 2

@@ -1,0 +1,173 @@
+"""The one validation chain every AI setpoint passes before anything can reach a PLC.
+
+`validate` is pure and deterministic: the same proposal, snapshot, plant, history and time always give
+the same `Decision`. It never raises for bad input; it evaluates every rule that applies and names each
+one that fired, in rule order (identity and freshness first, then the tag, then the value, then the
+process state). With the `ramp` policy a move that is too large or too fast becomes a ramp plan whose
+every step respects every rule, instead of a single write.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from otgate.core.config import Autonomy, Loop, RatePolicy, SetpointRules, Tag, TagKind
+from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
+from otgate.core.plant import Plant
+from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
+from otgate.core.rules import (
+    check_authorized,
+    check_deadband,
+    check_engine_quarantined,
+    check_finite,
+    check_interlocks,
+    check_known_tag,
+    check_mode,
+    check_move,
+    check_plc_available,
+    check_range,
+    check_rate,
+    check_replay,
+    check_timestamps,
+    check_window,
+    check_writable,
+    check_write_interval,
+    step_limit,
+    window_base,
+)
+
+# PLC data older than this many scans is not a read-back any more.
+SNAPSHOT_MAX_AGE_SCANS = 3
+# A ramp longer than this is refused rather than planned (bounded memory per decision).
+MAX_RAMP_STEPS = 20_000
+_RAMPABLE = frozenset({ReasonCode.MOVE_TOO_LARGE, ReasonCode.RATE_EXCEEDED})
+
+
+def validate(proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float) -> Decision:
+    engine = plant.engine(proposal.engine)
+    tag = plant.tag(proposal.tag)
+    skew = plant.config.gateway.clock_skew_tolerance_s
+    reasons = [
+        *check_engine_quarantined(proposal, history),
+        *check_replay(proposal, history),
+        *check_timestamps(proposal, engine, skew, now),
+        *check_known_tag(proposal, tag),
+    ]
+    if tag is None:
+        return _rejected(proposal, reasons + list(check_finite(proposal.value)))
+    reasons += check_authorized(proposal, engine)
+    if tag.kind is not TagKind.SETPOINT or tag.setpoint is None:
+        reasons += check_writable(tag)
+        return _rejected(proposal, reasons + list(check_finite(proposal.value)))
+    return _validate_setpoint(proposal, tag, tag.setpoint, snapshot, plant, history, now, reasons)
+
+
+def _validate_setpoint(
+    proposal: Proposal,
+    tag: Tag,
+    rules: SetpointRules,
+    snapshot: Snapshot,
+    plant: Plant,
+    history: History,
+    now: float,
+    reasons: list[Reason],
+) -> Decision:
+    value = proposal.value
+    finite = math.isfinite(value)
+    reasons += check_finite(value)
+    if finite:
+        reasons += check_range(value, rules)
+    loop_name, loop = plant.loop_by_setpoint[proposal.tag]
+    max_age = SNAPSHOT_MAX_AGE_SCANS * plant.config.gateway.scan_interval_s
+    unavailable = check_plc_available(snapshot, (loop.working_sp, loop.mode), max_age, now)
+    if unavailable:
+        return _rejected(proposal, reasons + list(unavailable))
+    readback = snapshot.values[loop.working_sp]
+    reasons += check_mode(loop_name, loop.mode, snapshot)
+    if not finite:
+        return _rejected(proposal, reasons)
+    reasons += check_interlocks(value, readback, plant, proposal.tag, snapshot)
+    no_change = check_deadband(value, readback, rules)
+    if no_change:
+        return _rejected(proposal, reasons + list(no_change))
+    writes = history.writes.get(proposal.tag, ())
+    reasons += _movement_reasons(value, readback, rules, plant, writes, now)
+    if not reasons:
+        return _approved(proposal, rules, Verdict.ACCEPTED, value, ())
+    return _ramp_or_reject(proposal, rules, plant, loop, readback, writes, now, reasons)
+
+
+def _movement_reasons(
+    value: float,
+    readback: float,
+    rules: SetpointRules,
+    plant: Plant,
+    writes: Sequence[WriteEvent],
+    now: float,
+) -> list[Reason]:
+    return [
+        *check_move(value, readback, rules),
+        *check_rate(value, readback, rules, plant.write_period_s),
+        *check_window(value, readback, rules, writes, now),
+        *check_write_interval(rules, writes, now),
+    ]
+
+
+def _ramp_or_reject(
+    proposal: Proposal,
+    rules: SetpointRules,
+    plant: Plant,
+    loop: Loop,
+    readback: float,
+    writes: Sequence[WriteEvent],
+    now: float,
+    reasons: list[Reason],
+) -> Decision:
+    if rules.on_rate_violation is RatePolicy.RAMP and {r.code for r in reasons} <= _RAMPABLE:
+        base = window_base(writes, readback, rules.change_budget.window_s, now)
+        plan = plan_ramp(readback, proposal.value, rules, plant.write_period_s, base)
+        if plan:
+            return _approved(proposal, rules, Verdict.RAMPING, plan[0], plan, tuple(reasons))
+    return _rejected(proposal, reasons)
+
+
+def plan_ramp(
+    start: float, target: float, rules: SetpointRules, write_period_s: float, base: float
+) -> tuple[float, ...]:
+    """Setpoints from `start` to `target`, one per write period, each within move, rate, limits and budget.
+
+    Returns () when no such plan exists (start outside the limits, or the target beyond the budget).
+    """
+    upward = target > start
+    step = min(
+        rules.max_move_up if upward else rules.max_move_down, step_limit(rules, upward, write_period_s)
+    )
+    count = math.ceil(abs(target - start) / step - 1e-9)
+    if count > MAX_RAMP_STEPS:
+        return ()
+    direction = 1.0 if upward else -1.0
+    plan = (*(start + direction * step * k for k in range(1, count)), target)
+    budget = rules.change_budget.max_change
+    if all(rules.limits.contains(v) and abs(v - base) <= budget for v in plan):
+        return plan
+    return ()
+
+
+def _approved(
+    proposal: Proposal,
+    rules: SetpointRules,
+    verdict: Verdict,
+    value: float,
+    ramp: tuple[float, ...],
+    reasons: tuple[Reason, ...] = (),
+) -> Decision:
+    if rules.autonomy is Autonomy.ADVISORY:
+        return Decision(proposal.id, proposal.tag, Verdict.ADVISORY, reasons, None, ramp)
+    if rules.autonomy is Autonomy.SUPERVISED:
+        return Decision(proposal.id, proposal.tag, Verdict.PENDING_APPROVAL, reasons, None, ramp)
+    return Decision(proposal.id, proposal.tag, verdict, reasons, value, ramp)
+
+
+def _rejected(proposal: Proposal, reasons: list[Reason]) -> Decision:
+    return Decision(proposal.id, proposal.tag, Verdict.REJECTED, tuple(reasons))

@@ -1,0 +1,86 @@
+"""Config loading: the shipped configs load; every broken config fails at its line with a clear message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from otgate.config_file import ConfigError, load_config_file, parse_config
+from tests.conftest import PLANT_CONFIGS
+
+BROKEN = Path(__file__).parent / "configs" / "broken"
+
+# file -> (line of the offending node, words the message must contain)
+EXPECTED = {
+    "syntax_error": (67, "YAML syntax error"),
+    "unknown_key": (75, "unknown key 'max_move'"),
+    "nan_limit": (66, "limits.lo: must be a finite number"),
+    "infinite_rate": (71, "rate_up_per_s: must be a finite number"),
+    "lo_not_below_hi": (66, "must be below hi"),
+    "limit_outside_alarm_band": (65, "hard limits must lie strictly inside the alarm limits"),
+    "alarm_outside_trip_band": (65, "alarm limits must lie strictly inside the trip limits"),
+    "writable_trip_tag": (47, "safety tag (trip, bypass, trip setting) can never be writable"),
+    "unknown_tag_in_interlock": (102, "unknown tag 'LIT-102'"),
+    "interlock_function_call": (102, "function calls are not allowed"),
+    "interlock_attribute_access": (102, "unexpected character '['"),
+    "interlock_not_a_condition": (102, "must be a condition"),
+    "engine_unknown_tag": (111, "unknown tag 'FIC-999.RSP'"),
+    "engine_writes_output": (111, "engines may only write setpoints"),
+    "missing_fallback": (65, "missing required key 'fallback'"),
+    "missing_unit": (56, "needs its engineering unit"),
+    "negative_max_move": (69, "max_move_up: Input should be greater than 0"),
+    "duplicate_key": (75, "duplicate key 'deadband'"),
+    "python_tag": (4, "python/object/apply:os.system is not allowed"),
+    "alias_bomb": (5, "anchors and aliases are not allowed"),
+    "register_overlap": (39, "input register 6 is already used by tag LIC-101.MODE"),
+    "setpoint_without_loop": (56, "must belong to exactly one loop"),
+    "deadband_swallows_every_move": (74, "must be below the smallest legal step"),
+    "insecure_opcua_not_allowed": (18, "needs allow_insecure: true"),
+    "safe_value_outside_limits": (65, "safe_value 900.0 lies outside the hard limits"),
+    "limit_not_representable": (56, "not representable as int16"),
+}
+
+
+def test_broken_config_catalogue_covers_every_file():
+    assert {p.stem for p in BROKEN.glob("*.yaml")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("plant", ["tank", "cstr", "ricker"])
+def test_load_config_shipped_plant_valid(plant: str):
+    loaded = load_config_file(PLANT_CONFIGS / f"{plant}.yaml")
+    assert loaded.config.plant == plant
+    assert re.fullmatch(r"[0-9a-f]{64}", loaded.sha256)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_load_config_broken_file_located_problem(name: str):
+    line, words = EXPECTED[name]
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(BROKEN / f"{name}.yaml")
+    first = str(caught.value.problems[0])
+    assert first.startswith(f"{BROKEN / name}.yaml:{line}:")
+    assert re.match(r".+:\d+:\d+: .+", first)
+    assert words in first
+
+
+def test_parse_config_yaml_1_2_scalars_keep_their_type():
+    config = parse_config(
+        (PLANT_CONFIGS / "tank.yaml").read_text().replace("scan_interval_s: 1.0", "scan_interval_s: 1e0")
+    )
+    assert config.gateway.scan_interval_s == 1.0
+    with pytest.raises(ConfigError, match="plant: Input should be a valid string"):
+        parse_config("plant: 1.0e9\nplcs: {}\ntags: {}\n")
+
+
+def test_load_config_missing_file_reported_not_raised_raw(tmp_path: Path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config_file(tmp_path / "absent.yaml")
+
+
+def test_load_config_empty_file_reported(tmp_path: Path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="the file is empty"):
+        load_config_file(empty)
