@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from otgate.config_file import ConfigError, load_config_file
+from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
 
 PLANTS = ("tank", "cstr", "ricker")
@@ -32,6 +33,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(render_reference(), end="")
+        return 0
     schema = PlantConfig.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "otgate plant configuration"
@@ -66,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_check_config)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the plant config")
+    schema.add_argument("--markdown", action="store_true", help="the config reference as Markdown instead")
     schema.set_defaults(handler=cmd_schema)
 
     sim = commands.add_parser("sim", help="run the plant simulator alone")

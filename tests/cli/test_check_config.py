@@ -62,3 +62,12 @@ def test_schema_rejects_unknown_key(capsys: pytest.CaptureFixture[str]):
     data = YAML(typ="safe", pure=True).load((BROKEN / "unknown_key.yaml").read_text())
     with pytest.raises(jsonschema.ValidationError, match="max_move"):
         jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def test_config_reference_doc_matches_schema():
+    from otgate.config_reference import render_reference
+
+    committed = (PLANT_CONFIGS.parent / "docs" / "CONFIG_REFERENCE.md").read_text()
+    assert committed == render_reference(), (
+        "regenerate with: otgate schema --markdown > docs/CONFIG_REFERENCE.md"
+    )
