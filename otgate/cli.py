@@ -10,11 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from otgate.audit_cli import add_audit_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
 
 PLANTS = ("tank", "cstr", "ricker")
+DATA_DIR = Path("otgate-data")
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -51,12 +53,22 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_not_yet(args: argparse.Namespace) -> int:
-    print(
-        f"otgate {args.command}: the gateway runtime is not built yet (see the issue tracker)",
-        file=sys.stderr,
-    )
-    return 2
+def cmd_run(args: argparse.Namespace) -> int:
+    from otgate.service import run_until_signalled
+
+    try:
+        loaded = load_config_file(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    asyncio.run(run_until_signalled(loaded, args.data_dir))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from otgate.demo import main as demo
+
+    return demo(args.plant, args.duration, args.data_dir, args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,9 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(handler=cmd_sim)
 
-    for name in ("demo", "run"):
-        later = commands.add_parser(name, help="(not built yet)")
-        later.set_defaults(handler=cmd_not_yet)
+    run = commands.add_parser("run", help="run the gateway for one plant")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="simulator + gateway + demo AI engine + HMI on localhost")
+    demo.add_argument("--plant", choices=PLANTS, default="cstr")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    demo.set_defaults(handler=cmd_demo)
+
+    add_audit_commands(commands)
     return parser
 
 

@@ -338,6 +338,7 @@ class GatewaySettings(Model):
     clock_skew_tolerance_s: NonNegativeFloat = 2.0
     replay_window_s: PositiveFloat = 3600.0
     max_batch: int = Field(100, ge=1, le=10_000)
+    approval_ttl_s: PositiveFloat = 300.0  # a supervised recommendation not approved by then expires
 
 
 # --------------------------------------------------------------------------------------------------- plant
@@ -465,6 +466,10 @@ def _engine_problems(config: PlantConfig) -> list[Problem]:
                 problems.append(
                     Problem(path, f"engines may only write setpoints; '{ref}' is a {tag.kind} tag")
                 )
+        if engine.stale_after_s > config.gateway.replay_window_s:
+            # An id forgotten after the replay window must already be too old to pass the staleness rule.
+            message = f"stale_after_s {engine.stale_after_s:g} exceeds gateway.replay_window_s {config.gateway.replay_window_s:g}"
+            problems.append(Problem(("engines", engine_name, "stale_after_s"), message))
         for index, ref in enumerate(engine.reads):
             if ref not in config.tags:
                 problems.append(Problem(("engines", engine_name, "reads", index), f"unknown tag '{ref}'"))

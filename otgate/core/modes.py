@@ -1,15 +1,22 @@
-"""Gateway-side loop modes.
+"""Gateway-side loop modes and the transitions between them.
 
-- ``ai``: accepted AI setpoints are written; the PLC loop is in REMOTE.
-- ``fallback``: conventional automation, the PLC loop in its local mode. Entered at start-up, on any
-  anomaly, on PLC link loss or by an operator, and latched until an operator resets it with a reason.
-- ``manual``: an operator's own setpoint; AI recommendations are recorded, never written.
+Invariants:
+- A loop is in exactly one of ``ai``, ``fallback`` or ``manual``. Only ``ai`` lets a proposal through;
+  every other mode answers MODE_BLOCKED.
+- ``fallback`` is conventional automation: the PLC loop in its local mode. It is where every loop starts
+  (a gateway that starts up starts in fallback) and where any anomaly, PLC link loss or operator sends it.
+- A fallback entered on an anomaly (or by an operator) is **latched**: only an operator ``reset`` with a
+  reason unlatches it, and even then AI control returns only on an explicit ``engage``. Nothing in the
+  gateway ever moves a loop *into* ``ai`` on its own.
+- Moving toward safety (``fallback``, ``manual``) is always allowed; moving away from it (``engage``) is
+  refused from a latched fallback.
 
-Only ``ai`` lets a proposal through; every other mode answers MODE_BLOCKED.
+Transitions, as a table of (mode, latched, event) -> (mode, latched); anything absent is refused.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 
@@ -25,3 +32,43 @@ class PlcMode(IntEnum):
     MAN = 0
     AUTO = 1
     REMOTE = 2
+
+
+class ModeEvent(StrEnum):
+    ENGAGE = "engage"  # operator: hand the loop to AI control
+    FALLBACK = "fallback"  # anomaly or operator: back to conventional control, latched
+    MANUAL = "manual"  # operator: operator's own setpoint
+    RESET = "reset"  # operator, with a reason: unlatch a fallback (does not engage)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopState:
+    mode: LoopMode = LoopMode.FALLBACK
+    latched: bool = False
+    reason: str = "start-up"
+
+
+_F, _A, _M = LoopMode.FALLBACK, LoopMode.AI, LoopMode.MANUAL
+TRANSITIONS: dict[tuple[LoopMode, bool, ModeEvent], tuple[LoopMode, bool]] = {
+    (_F, False, ModeEvent.ENGAGE): (_A, False),
+    (_F, False, ModeEvent.FALLBACK): (_F, True),
+    (_F, False, ModeEvent.MANUAL): (_M, False),
+    (_F, False, ModeEvent.RESET): (_F, False),
+    (_F, True, ModeEvent.FALLBACK): (_F, True),
+    (_F, True, ModeEvent.MANUAL): (_M, False),
+    (_F, True, ModeEvent.RESET): (_F, False),
+    (_A, False, ModeEvent.FALLBACK): (_F, True),
+    (_A, False, ModeEvent.MANUAL): (_M, False),
+    (_A, False, ModeEvent.ENGAGE): (_A, False),
+    (_M, False, ModeEvent.ENGAGE): (_A, False),
+    (_M, False, ModeEvent.FALLBACK): (_F, True),
+    (_M, False, ModeEvent.MANUAL): (_M, False),
+}
+
+
+def transition(state: LoopState, event: ModeEvent, reason: str) -> LoopState | None:
+    """The state after `event`, or None when the table refuses it (the caller reports why)."""
+    target = TRANSITIONS.get((state.mode, state.latched, event))
+    if target is None:
+        return None
+    return LoopState(target[0], target[1], reason)

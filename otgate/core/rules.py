@@ -20,8 +20,12 @@ from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
 Reasons = tuple[Reason, ...]
 NONE: Reasons = ()
 
-# A read-back within this distance of a limit still counts as inside it (float32 registers).
 _EPSILON = 1e-9
+
+
+def _slack(readback: float) -> float:
+    """Read-backs come from float32 registers: allow two float32 steps of the read-back's magnitude."""
+    return _EPSILON + abs(readback) * 2.0**-22
 
 
 def _fail(code: ReasonCode, detail: str) -> Reasons:
@@ -138,7 +142,7 @@ def check_deadband(value: float, readback: float, rules: SetpointRules) -> Reaso
 def check_move(value: float, readback: float, rules: SetpointRules) -> Reasons:
     move = value - readback
     limit = rules.max_move_up if move > 0 else rules.max_move_down
-    if abs(move) > limit + _EPSILON:
+    if abs(move) > limit + _slack(readback):
         return _fail(
             ReasonCode.MOVE_TOO_LARGE, f"move {move:+g} from read-back {readback:g} exceeds {limit:g}"
         )
@@ -154,7 +158,7 @@ def step_limit(rules: SetpointRules, upward: bool, write_period_s: float) -> flo
 def check_rate(value: float, readback: float, rules: SetpointRules, write_period_s: float) -> Reasons:
     move = value - readback
     limit = step_limit(rules, move > 0, write_period_s)
-    if abs(move) > limit + _EPSILON:
+    if abs(move) > limit + _slack(readback):
         period = max(write_period_s, rules.min_write_interval_s)
         return _fail(
             ReasonCode.RATE_EXCEEDED, f"move {move:+g} in {period:g} s exceeds the rate limit ({limit:g})"
@@ -175,17 +179,19 @@ def check_window(
 ) -> Reasons:
     budget = rules.change_budget
     base = window_base(writes, readback, budget.window_s, now)
-    if abs(value - base) > budget.max_change + _EPSILON:
+    if abs(value - base) > budget.max_change + _slack(base):
         detail = f"net change {value - base:+g} within {budget.window_s:g} s exceeds {budget.max_change:g}"
         return _fail(ReasonCode.WINDOW_CHANGE_EXCEEDED, detail)
     return NONE
 
 
-def check_write_interval(rules: SetpointRules, writes: Sequence[WriteEvent], now: float) -> Reasons:
-    if writes and now - writes[-1].at < rules.min_write_interval_s:
+def check_write_interval(
+    rules: SetpointRules, writes: Sequence[WriteEvent], now: float, grace_s: float = 0.0
+) -> Reasons:
+    """Writes at most every `min_write_interval_s`. `grace_s` is how long until the write could happen:
+    a proposal accepted now is written at the next scan, so at submission the gateway passes one scan."""
+    if writes and now + grace_s - writes[-1].at < rules.min_write_interval_s:
         elapsed = now - writes[-1].at
-        return _fail(
-            ReasonCode.WRITE_TOO_FREQUENT,
-            f"last write {elapsed:.2f} s ago, minimum {rules.min_write_interval_s:g} s",
-        )
+        detail = f"last write {elapsed:.2f} s ago, minimum {rules.min_write_interval_s:g} s"
+        return _fail(ReasonCode.WRITE_TOO_FREQUENT, detail)
     return NONE

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
-from otgate.core.config import Autonomy, Loop, RatePolicy, SetpointRules, Tag, TagKind
+from otgate.core.config import Autonomy, RatePolicy, SetpointRules, TagKind
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
 from otgate.core.plant import Plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
@@ -45,6 +46,33 @@ _RAMPABLE = frozenset({ReasonCode.MOVE_TOO_LARGE, ReasonCode.RATE_EXCEEDED})
 
 
 def validate(proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float) -> Decision:
+    return _validate(proposal, snapshot, plant, history, now, at_submission=True)
+
+
+def revalidate(
+    proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float
+) -> Decision:
+    """The time-of-use check before each write: the same chain against this scan's fresh read-backs.
+
+    Identity and freshness were judged when the proposal arrived, so here it is judged as if issued
+    now; quarantine, modes, limits, interlocks, move, rate, budget and write interval are all checked
+    again. Autonomy is not applied: the caller only asks about writes it may make (an autonomous tag,
+    or a supervised value an operator approved). A RAMPING answer's value is the next step.
+    """
+    fresh = replace(proposal, issued_at=now, basis_at=None)
+    current = History(frozenset(), history.writes, history.quarantined)
+    return _validate(fresh, snapshot, plant, current, now, at_submission=False)
+
+
+def _validate(
+    proposal: Proposal,
+    snapshot: Snapshot,
+    plant: Plant,
+    history: History,
+    now: float,
+    *,
+    at_submission: bool,
+) -> Decision:
     engine = plant.engine(proposal.engine)
     tag = plant.tag(proposal.tag)
     skew = plant.config.gateway.clock_skew_tolerance_s
@@ -60,13 +88,18 @@ def validate(proposal: Proposal, snapshot: Snapshot, plant: Plant, history: Hist
     if tag.kind is not TagKind.SETPOINT or tag.setpoint is None:
         reasons += check_writable(tag)
         return _rejected(proposal, reasons + list(check_finite(proposal.value)))
-    return _validate_setpoint(proposal, tag, tag.setpoint, snapshot, plant, history, now, reasons)
+    autonomy = tag.setpoint.autonomy if at_submission else Autonomy.AUTONOMOUS
+    grace_s = plant.write_period_s if at_submission else 0.0
+    return _validate_setpoint(
+        proposal, tag.setpoint, autonomy, grace_s, snapshot, plant, history, now, reasons
+    )
 
 
 def _validate_setpoint(
     proposal: Proposal,
-    tag: Tag,
     rules: SetpointRules,
+    autonomy: Autonomy,
+    grace_s: float,
     snapshot: Snapshot,
     plant: Plant,
     history: History,
@@ -92,10 +125,10 @@ def _validate_setpoint(
     if no_change:
         return _rejected(proposal, reasons + list(no_change))
     writes = history.writes.get(proposal.tag, ())
-    reasons += _movement_reasons(value, readback, rules, plant, writes, now)
+    reasons += _movement_reasons(value, readback, rules, plant, writes, now, grace_s)
     if not reasons:
-        return _approved(proposal, rules, Verdict.ACCEPTED, value, ())
-    return _ramp_or_reject(proposal, rules, plant, loop, readback, writes, now, reasons)
+        return _approved(proposal, autonomy, Verdict.ACCEPTED, value, ())
+    return _ramp_or_reject(proposal, rules, autonomy, plant, readback, writes, now, reasons)
 
 
 def _movement_reasons(
@@ -105,20 +138,21 @@ def _movement_reasons(
     plant: Plant,
     writes: Sequence[WriteEvent],
     now: float,
+    grace_s: float,
 ) -> list[Reason]:
     return [
         *check_move(value, readback, rules),
         *check_rate(value, readback, rules, plant.write_period_s),
         *check_window(value, readback, rules, writes, now),
-        *check_write_interval(rules, writes, now),
+        *check_write_interval(rules, writes, now, grace_s),
     ]
 
 
 def _ramp_or_reject(
     proposal: Proposal,
     rules: SetpointRules,
+    autonomy: Autonomy,
     plant: Plant,
-    loop: Loop,
     readback: float,
     writes: Sequence[WriteEvent],
     now: float,
@@ -128,7 +162,7 @@ def _ramp_or_reject(
         base = window_base(writes, readback, rules.change_budget.window_s, now)
         plan = plan_ramp(readback, proposal.value, rules, plant.write_period_s, base)
         if plan:
-            return _approved(proposal, rules, Verdict.RAMPING, plan[0], plan, tuple(reasons))
+            return _approved(proposal, autonomy, Verdict.RAMPING, plan[0], plan, tuple(reasons))
     return _rejected(proposal, reasons)
 
 
@@ -156,15 +190,15 @@ def plan_ramp(
 
 def _approved(
     proposal: Proposal,
-    rules: SetpointRules,
+    autonomy: Autonomy,
     verdict: Verdict,
     value: float,
     ramp: tuple[float, ...],
     reasons: tuple[Reason, ...] = (),
 ) -> Decision:
-    if rules.autonomy is Autonomy.ADVISORY:
+    if autonomy is Autonomy.ADVISORY:
         return Decision(proposal.id, proposal.tag, Verdict.ADVISORY, reasons, None, ramp)
-    if rules.autonomy is Autonomy.SUPERVISED:
+    if autonomy is Autonomy.SUPERVISED:
         return Decision(proposal.id, proposal.tag, Verdict.PENDING_APPROVAL, reasons, None, ramp)
     return Decision(proposal.id, proposal.tag, verdict, reasons, value, ramp)
 

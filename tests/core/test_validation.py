@@ -11,7 +11,7 @@ from otgate.core.decision import ReasonCode, Verdict
 from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import History, Snapshot, WriteEvent
-from otgate.core.validation import plan_ramp, validate
+from otgate.core.validation import plan_ramp, revalidate, validate
 from tests.core.plants import NOW, TAG, TANK, proposal, snapshot
 
 R = ReasonCode
@@ -126,9 +126,32 @@ def test_validate_interlock_with_bad_quality_input_fails_safe():
     assert R.INTERLOCK in decide(650.4, snap=bad).codes
 
 
-def test_validate_write_too_frequent():
+def test_validate_write_too_frequent_counting_the_scan_until_the_write():
+    plant = _with_rules(min_write_interval_s=5.0)
+    recent = History(writes={TAG: [WriteEvent(NOW - 3.5, 650.0, 649.6)]})
+    later = History(writes={TAG: [WriteEvent(NOW - 4.0, 650.0, 649.6)]})
+    assert R.WRITE_TOO_FREQUENT in validate(proposal(650.4), snapshot(), plant, recent, NOW).codes
+    assert validate(proposal(650.4), snapshot(), plant, later, NOW).verdict is Verdict.ACCEPTED
+
+
+def test_revalidate_write_too_frequent_without_grace():
     history = History(writes={TAG: [WriteEvent(NOW - 0.5, 650.0, 649.6)]})
-    assert R.WRITE_TOO_FREQUENT in decide(650.4, history=history).codes
+    assert decide(650.4, history=history).verdict is Verdict.ACCEPTED
+    assert R.WRITE_TOO_FREQUENT in revalidate(proposal(650.4), snapshot(), TANK, history, NOW).codes
+
+
+def test_revalidate_ignores_seen_id_and_age_but_not_quarantine():
+    old = proposal(650.4, issued_at=NOW - 1000)
+    assert revalidate(old, snapshot(), TANK, History(seen_ids={"rec-1"}), NOW).verdict is Verdict.ACCEPTED
+    assert (
+        R.ENGINE_QUARANTINED
+        in revalidate(old, snapshot(), TANK, History(quarantined={"optimizer"}), NOW).codes
+    )
+
+
+def test_revalidate_supervised_value_judged_as_a_write():
+    plant = _with_rules(autonomy=Autonomy.SUPERVISED)
+    assert revalidate(proposal(650.4), snapshot(), plant, History(), NOW).verdict is Verdict.ACCEPTED
 
 
 def test_validate_issued_too_long_ago_stale():

@@ -1,0 +1,253 @@
+"""The AI-facing HTTP API: engines propose setpoints and read the envelope they may move in.
+
+Every request is authenticated by the engine's bearer token (stored hashed in the config). Bodies are
+parsed strictly (no NaN/Infinity tokens, no duplicate keys, bounded size) before the wire model sees
+them; errors carry a code and a correlation id, never internals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import math
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+
+from otgate.api.metrics import render_metrics
+from otgate.api.schemas import (
+    MAX_BODY_BYTES,
+    Batch,
+    DecisionOut,
+    DecisionsOut,
+    ReasonOut,
+    Recommendation,
+    epoch,
+)
+from otgate.core.config import Engine
+from otgate.core.proposal import Proposal
+from otgate.core.rate_limit import TokenBucket
+from otgate.gateway import AuditUnavailable, Gateway
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        *,
+        fields: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status, self.code, self.fields, self.headers = status, code, fields, headers
+
+
+def error_response(
+    status: int, code: str, fields: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": code, "id": str(uuid.uuid4())}
+    if fields:
+        body["fields"] = fields
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_ai_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(title="otgate AI-facing API", version="1", docs_url=None, redoc_url=None)
+    buckets: dict[str, TokenBucket] = {}
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, error: ApiError) -> JSONResponse:
+        return error_response(error.status, error.code, error.fields, error.headers)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(500, "internal_error")
+
+    def authenticate(request: Request) -> tuple[str, Engine]:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+        digest = "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+        for name, engine in gateway.plant.config.engines.items():
+            if hmac.compare_digest(digest, engine.token_sha256):
+                return name, engine
+        raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+    def throttle(name: str, engine: Engine, cost: int) -> None:
+        now = gateway.clock.now()
+        bucket = buckets.get(name) or TokenBucket.full(engine.max_requests_per_s, engine.burst, now)
+        buckets[name], wait = bucket.take(now, cost)
+        if wait > 0:
+            raise ApiError(429, "rate_limited", headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+    @app.post("/v1/recommendations", response_model=DecisionsOut)
+    async def recommend(request: Request) -> DecisionsOut:
+        name, engine = authenticate(request)
+        items = parse_recommendations(await read_body(request), gateway.plant.config.gateway.max_batch)
+        throttle(name, engine, len(items))
+        proposals = [to_proposal(item, name) for item in items]
+        try:
+            answers = gateway.submit(proposals, [item.rationale for item in items])
+        except AuditUnavailable:
+            raise ApiError(503, "audit_unavailable") from None
+        return DecisionsOut(
+            decisions=[
+                DecisionOut(
+                    id=a.decision.proposal_id,
+                    decision=a.decision.verdict.value,
+                    reasons=[ReasonOut(code=r.code.value, detail=r.detail) for r in a.decision.reasons],
+                    written_value=a.decision.value,
+                    audit_seq=a.audit_seq,
+                )
+                for a in answers
+            ]
+        )
+
+    @app.get("/v1/tags")
+    async def tags(request: Request) -> dict[str, Any]:
+        _name, engine = authenticate(request)
+        return {
+            "writable": [envelope(gateway, tag) for tag in engine.writes],
+            "readable": readable(gateway, engine),
+        }
+
+    @app.get("/v1/state")
+    async def state(request: Request) -> dict[str, Any]:
+        _, engine = authenticate(request)
+        snapshot = gateway.snapshot
+        visible = set(engine.reads) | {gateway.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
+        loops = {gateway.plant.loop_by_setpoint[t][0] for t in engine.writes}
+        return {
+            "at": snapshot.taken_at if math.isfinite(snapshot.taken_at) else None,
+            "plc_available": snapshot.plc_available,
+            "values": {
+                t: snapshot.values[t]
+                for t in sorted(visible)
+                if t in snapshot.values and t not in snapshot.bad_quality
+            },
+            "loops": {
+                n: {"mode": gateway.loops[n].state.mode.value, "latched": gateway.loops[n].state.latched}
+                for n in sorted(loops)
+            },
+        }
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return PlainTextResponse(render_metrics(gateway), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise ApiError(422, "body_too_large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(422, "body_too_large")
+    return bytes(body)
+
+
+def _refuse_constant(token: str) -> float:
+    raise ValueError(f"{token} is not a number")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: Python's json accepts NaN and Infinity and keeps the last duplicate key; we refuse both."""
+    try:
+        return json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as error:
+        raise ApiError(422, "invalid_json", fields=[{"loc": [], "msg": str(error)[:200]}]) from None
+
+
+def parse_recommendations(body: bytes, max_batch: int) -> list[Recommendation]:
+    data = parse_json(body)
+    try:
+        if isinstance(data, dict) and "recommendations" in data:
+            batch = Batch.model_validate(data)
+            if len(batch.recommendations) > max_batch:
+                raise ApiError(
+                    422,
+                    "batch_too_large",
+                    fields=[{"loc": ["recommendations"], "msg": f"at most {max_batch}"}],
+                )
+            items = batch.recommendations
+        else:
+            items = [Recommendation.model_validate(data)]
+    except ValidationError as error:
+        fields = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        raise ApiError(422, "invalid_body", fields=fields) from None
+    for item in items:
+        if not math.isfinite(float(item.value)):  # 1e999 parses to inf
+            raise ApiError(422, "invalid_body", fields=[{"loc": ["value"], "msg": "must be a finite number"}])
+    return items
+
+
+def to_proposal(item: Recommendation, engine: str) -> Proposal:
+    return Proposal(
+        id=item.id,
+        engine=engine,
+        tag=item.tag,
+        value=float(item.value),
+        issued_at=epoch(item.issued_at),
+        basis_at=epoch(item.basis_at) if item.basis_at else None,
+        model_digest=item.model.digest if item.model else None,
+    )
+
+
+def envelope(gateway: Gateway, tag_name: str) -> dict[str, Any]:
+    """What a well-behaved engine needs to stay inside the rules: limits, moves, rates and where the PLC is."""
+    tag = gateway.plant.config.tags[tag_name]
+    rules = tag.setpoint
+    if rules is None:  # unreachable: the config loader lets engines write only setpoints, which have rules
+        raise ApiError(500, "internal_error")
+    loop_name, loop = gateway.plant.loop_by_setpoint[tag_name]
+    return {
+        "tag": tag_name,
+        "unit": tag.unit,
+        "limits": {"lo": rules.limits.lo, "hi": rules.limits.hi},
+        "max_move": {"up": rules.max_move_up, "down": rules.max_move_down},
+        "rate_per_s": {"up": rules.rate_up_per_s, "down": rules.rate_down_per_s},
+        "change_budget": {
+            "max_change": rules.change_budget.max_change,
+            "window_s": rules.change_budget.window_s,
+        },
+        "deadband": rules.deadband,
+        "min_write_interval_s": rules.min_write_interval_s,
+        "autonomy": rules.autonomy.value,
+        "current_setpoint": gateway.snapshot.values.get(loop.working_sp),
+        "loop": loop_name,
+        "mode": gateway.loops[loop_name].state.mode.value,
+    }
+
+
+def readable(gateway: Gateway, engine: Engine) -> list[dict[str, Any]]:
+    tags = gateway.plant.config.tags
+    return [{"tag": name, "unit": tags[name].unit, "kind": tags[name].kind.value} for name in engine.reads]

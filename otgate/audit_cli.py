@@ -1,0 +1,133 @@
+"""`otgate audit verify` and `otgate audit export`: read-only commands over `<data-dir>/audit.sqlite3`.
+
+Exit codes: 0 intact / exported; 1 the chain is broken or a record is unreadable (the first bad record is
+named); 2 there is no trail to check or it cannot be opened (wrong --data-dir, bad key variable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from otgate.audit_store import (
+    AUDIT_KEY_ENV,
+    AuditStore,
+    AuditStoreError,
+    UnreadableRecordError,
+    audit_key_from_env,
+    audit_path,
+)
+from otgate.core.audit_chain import AuditRecord, Checkpoint, canonical_json
+
+DEFAULT_DATA_DIR = Path("otgate-data")
+
+
+def _open(args: argparse.Namespace, key: bytes | None) -> AuditStore | None:
+    if not audit_path(args.data_dir).is_file():
+        print(f"otgate audit: no audit trail at {audit_path(args.data_dir)}", file=sys.stderr)
+        return None
+    try:
+        return AuditStore(args.data_dir, key, read_only=True)
+    except AuditStoreError as error:
+        print(f"otgate audit: {error}", file=sys.stderr)
+        return None
+
+
+def _checkpoint(text: str) -> Checkpoint:
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise argparse.ArgumentTypeError("expected SEQ:HASH, e.g. 1200:3fa4…(64 hex digits)")
+    return Checkpoint(int(seq), digest.lower())
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    try:
+        key = audit_key_from_env(os.environ)
+    except ValueError as error:
+        print(f"otgate audit verify: {error}", file=sys.stderr)
+        return 2
+    store = _open(args, key)
+    if store is None:
+        return 2
+    with store:
+        try:
+            result = store.verify(args.checkpoint)
+        except UnreadableRecordError as error:
+            print(f"BROKEN at record {error.seq}: {error.why}")
+            return 1
+        except AuditStoreError as error:
+            print(f"BROKEN: {error}")
+            return 1
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not result.ok:
+        print(f"BROKEN at record {result.first_bad_seq}: {result.problem}")
+        print(f"({result.count} records before it verified)")
+        return 1
+    print(f"intact: {result.count} records")
+    if result.last is not None:
+        # Kept off-box, this line is a checkpoint for `--checkpoint`: it shows later truncation or rewriting.
+        print(f"head: {result.last.seq}:{result.last.hash}")
+    if key is None:
+        print(
+            f"note: {AUDIT_KEY_ENV} is not set; an unkeyed chain shows edits, not a forger who rewrites "
+            "every later hash (compare the head with a checkpoint kept elsewhere)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _export_line(record: AuditRecord) -> str:
+    # Fields in reading order; each value in canonical JSON, which also escapes lone surrogates so the
+    # line is valid UTF-8 and parses back to the data that was hashed.
+    fields = (
+        ("seq", record.seq),
+        ("at", record.at),
+        ("kind", record.kind),
+        ("actor", record.actor),
+        ("data", record.data),
+        ("prev_hash", record.prev_hash),
+        ("hash", record.hash),
+    )
+    return "{" + ",".join(f'"{name}":{canonical_json(value)}' for name, value in fields) + "}"
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    # No key needed: exporting only copies; whoever reads the export verifies it.
+    store = _open(args, None)
+    if store is None:
+        return 2
+    with store:
+        try:
+            for record in store.records():
+                sys.stdout.write(_export_line(record) + "\n")
+            sys.stdout.flush()
+        except AuditStoreError as error:
+            print(f"otgate audit export: {error}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            # `otgate audit export | head`: the reader left; not an error. Silence the flush at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `audit verify` and `audit export` to the `otgate` sub-command parsers."""
+    audit = subparsers.add_parser("audit", help="check or export the tamper-evident audit trail")
+    commands = audit.add_subparsers(dest="audit_command", required=True)
+
+    verify = commands.add_parser("verify", help="check the audit trail's hash chain end to end")
+    verify.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    verify.add_argument(
+        "--checkpoint",
+        type=_checkpoint,
+        metavar="SEQ:HASH",
+        help="a head printed by an earlier verify; the trail must still contain it unchanged",
+    )
+    verify.set_defaults(handler=cmd_audit_verify)
+
+    export = commands.add_parser("export", help="print the audit trail as JSON Lines")
+    export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    export.set_defaults(handler=cmd_audit_export)

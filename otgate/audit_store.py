@@ -1,0 +1,262 @@
+"""The audit trail on disk: `<data_dir>/audit.sqlite3`, one append-only table, durable on every append.
+
+Table (`PRAGMA user_version` = 1)::
+
+    audit(seq INTEGER PRIMARY KEY, at REAL, kind TEXT, actor TEXT,
+          data TEXT  -- canonical JSON (otgate.core.audit_chain), prev_hash TEXT, hash TEXT)
+
+Durability: WAL journal with `synchronous=FULL`, so the WAL is fsynced at every commit. An append that
+returned survives a SIGKILL of the gateway and a power cut; `append_many` commits a whole HTTP batch in
+one transaction, so an API answer is sent only after every record behind it is on disk.
+
+Append-only: triggers refuse UPDATE and DELETE, which stops a bug in our own code; anyone with the file
+can drop them, which is what the hash chain (and the HMAC key) is for. The primary key on seq makes a
+second writer that forks the chain fail instead of interleaving.
+
+Failure: any sqlite error (disk full, I/O error, locked) is raised as `AuditStoreError`, and after a failed
+append the store refuses further appends: the gateway fails closed and reopens it, which re-reads the
+tail from disk. Opening checks the last record's hash and its link to the one before, so a trail whose
+tail was edited, or written with a different key, is reported instead of silently extended.
+
+Threads: one connection guarded by a lock, so any thread may call; every call is short (an append costs
+one fsync, about a millisecond on an SSD). The gateway's asyncio loop may call it directly or through
+`asyncio.to_thread`. Reading while another process appends is fine (WAL readers see a snapshot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from otgate.core.audit_chain import (
+    AuditEntry,
+    AuditRecord,
+    Checkpoint,
+    Verification,
+    canonical_json,
+    chain,
+    has_valid_hash,
+    verify,
+)
+
+AUDIT_FILE = "audit.sqlite3"
+AUDIT_KEY_ENV = "OTGATE_AUDIT_HMAC_KEY"
+SCHEMA_VERSION = 1
+_PAGE = 1000
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL,"
+    " actor TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    f"PRAGMA user_version={SCHEMA_VERSION}",
+)
+_COLUMNS = "seq, at, kind, actor, data, prev_hash, hash"
+
+
+class AuditStoreError(Exception):
+    """The audit trail cannot be written or read; the gateway must fail closed."""
+
+
+class AuditChainError(AuditStoreError):
+    """The trail on disk is not a chain this store may extend (edited tail, other key, newer schema)."""
+
+
+class UnreadableRecordError(AuditStoreError):
+    """A row that is not a record at all (edited into the wrong type, data not a JSON object)."""
+
+    def __init__(self, seq: object, why: str) -> None:
+        super().__init__(f"record {seq} is unreadable: {why}")
+        self.seq = seq
+        self.why = why
+
+
+def audit_path(data_dir: Path | str) -> Path:
+    return Path(data_dir) / AUDIT_FILE
+
+
+def audit_key_from_env(environ: Mapping[str, str]) -> bytes | None:
+    """The HMAC key from OTGATE_AUDIT_HMAC_KEY (its bytes as given), or None when unset.
+
+    Only from the environment: the config file is shared with engineers and tools the key must not reach.
+    An empty value is an error rather than "no key", so a broken deployment script cannot silently
+    downgrade the trail to an unkeyed chain.
+    """
+    value = environ.get(AUDIT_KEY_ENV)
+    if value is None:
+        return None
+    if not value:
+        raise ValueError(f"{AUDIT_KEY_ENV} is set but empty")
+    # os.environ decodes undecodable bytes as surrogates; this gives back the bytes that were set.
+    return value.encode("utf-8", "surrogateescape")
+
+
+def _decode_row(row: tuple[Any, ...]) -> AuditRecord:
+    seq, at, kind, actor, data_text, prev_hash, digest = row
+    if not isinstance(seq, int):
+        raise UnreadableRecordError(seq, "seq is not an integer")
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        raise UnreadableRecordError(seq, f"at is {type(at).__name__}, not a number")
+    for name, value in (("kind", kind), ("actor", actor), ("prev_hash", prev_hash), ("hash", digest)):
+        if not isinstance(value, str):
+            raise UnreadableRecordError(seq, f"{name} is {type(value).__name__}, not text")
+    try:
+        data = json.loads(data_text)
+    except (TypeError, ValueError) as error:
+        raise UnreadableRecordError(seq, f"data is not JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise UnreadableRecordError(seq, "data is not a JSON object")
+    return AuditRecord(seq, float(at), kind, actor, data, prev_hash, digest)
+
+
+class AuditStore:
+    """The trail in `<data_dir>/audit.sqlite3`. `read_only` opens an existing trail for checking/export."""
+
+    def __init__(self, data_dir: Path | str, key: bytes | None, *, read_only: bool = False) -> None:
+        self.path = audit_path(data_dir)
+        self._key = key
+        self._read_only = read_only
+        self._lock = threading.Lock()
+        self._failure: AuditStoreError | None = None
+        self._head: Checkpoint | None = None
+        self._db = self._connect()
+        try:
+            if not read_only:
+                self._prepare()
+                self._head = self._check_tail()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self._read_only:
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly one transaction.
+            return sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise AuditStoreError(f"cannot open the audit trail {self.path}: {error}") from error
+
+    def _prepare(self) -> None:
+        try:
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise AuditStoreError(f"{self.path}: the filesystem does not support WAL (got {mode!r})")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self._db.execute("ROLLBACK")
+                raise AuditChainError(f"{self.path} has schema {version}, newer than this otgate's")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise AuditStoreError(f"cannot prepare the audit trail {self.path}: {error}") from error
+
+    def _check_tail(self) -> Checkpoint | None:
+        rows = self._select(f"SELECT {_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 2", ())
+        if not rows:
+            return None
+        tail = _decode_row(rows[0])
+        if not has_valid_hash(tail, self._key):
+            raise AuditChainError(
+                f"{self.path}: the last record (seq {tail.seq}) does not match its hash: the trail was "
+                f"edited, or it was written with a different {AUDIT_KEY_ENV}; run `otgate audit verify`"
+            )
+        before = _decode_row(rows[1]) if len(rows) == 2 else None
+        if before is not None and (tail.seq != before.seq + 1 or tail.prev_hash != before.hash):
+            raise AuditChainError(
+                f"{self.path}: the last record (seq {tail.seq}) does not follow seq {before.seq}; "
+                "run `otgate audit verify`"
+            )
+        return Checkpoint(tail.seq, tail.hash)
+
+    def _select(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise AuditStoreError(f"cannot read the audit trail {self.path}: {error}") from error
+
+    @property
+    def head(self) -> Checkpoint | None:
+        """The last record's seq and hash (None for an empty trail or a read-only store).
+
+        Copied off-box now and then, it is a checkpoint that shows later truncation or rewriting.
+        """
+        return self._head
+
+    def append(self, kind: str, actor: str, data: Mapping[str, Any], at: float) -> AuditRecord:
+        """Record one event; durable when this returns. TypeError/ValueError for data that is not JSON-able."""
+        return self.append_many([AuditEntry(kind, actor, data, at)])[0]
+
+    def append_many(self, entries: Iterable[AuditEntry]) -> list[AuditRecord]:
+        """Record several events in one transaction: all are durable when this returns, or none is written."""
+        with self._lock:
+            if self._read_only:
+                raise AuditStoreError(f"{self.path} is open read-only")
+            if self._failure is not None:
+                raise AuditStoreError(f"the audit store failed earlier and must be reopened: {self._failure}")
+            records = chain(entries, self._head, self._key)  # a caller's bug raises here, nothing written
+            if not records:
+                return []
+            rows = [
+                (r.seq, r.at, r.kind, r.actor, canonical_json(r.data), r.prev_hash, r.hash) for r in records
+            ]
+            self._insert(rows)
+            self._head = Checkpoint(records[-1].seq, records[-1].hash)
+            return records
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        except BaseException as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            if not isinstance(error, sqlite3.Error):
+                raise
+            # After a failed COMMIT we cannot be sure what reached the disk: refuse to go on from memory.
+            self._failure = AuditStoreError(f"cannot append to the audit trail {self.path}: {error}")
+            raise self._failure from error
+
+    def records(self, from_seq: int = 1) -> Iterator[AuditRecord]:
+        """Records in seq order, read a page at a time (the lock is not held between pages)."""
+        next_seq = from_seq
+        while True:
+            rows = self._select(
+                f"SELECT {_COLUMNS} FROM audit WHERE seq >= ? ORDER BY seq LIMIT {_PAGE}", (next_seq,)
+            )
+            for row in rows:
+                yield _decode_row(row)
+            if len(rows) < _PAGE:
+                return
+            next_seq = int(rows[-1][0]) + 1
+
+    def count(self) -> int:
+        return int(self._select("SELECT count(*) FROM audit", ())[0][0])
+
+    def verify(self, checkpoint: Checkpoint | None = None) -> Verification:
+        """The whole chain from seq 1 (UnreadableRecordError if a row is not a record at all)."""
+        return verify(self.records(), self._key, checkpoint=checkpoint)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

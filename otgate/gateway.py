@@ -1,0 +1,486 @@
+"""The gateway: the imperative shell that connects the validation core to PLCs, the audit trail and the APIs.
+
+One asyncio loop owns all of this state; the HTTP handlers and the scan loop never run concurrently
+with each other's synchronous sections, so no locks are needed.
+
+Each scan (every `scan_interval_s`):
+1. read every configured tag from every PLC (block reads) into a fresh `Snapshot`;
+2. beat the heartbeat the PLC watchdog watches;
+3. reconcile loop modes with the PLC (engage handshake, release to local, detect lost REMOTE);
+4. for each pending accepted setpoint, re-validate it against this scan's snapshot (time of check =
+   time of use), write it (or the next ramp step) and confirm it by read-back.
+
+Anything unexpected takes the affected loops to fallback: an exception in a scan, a lost PLC link, a
+write not confirmed, a PLC that drops REMOTE, an audit store that cannot write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otgate.audit_store import AuditStore, AuditStoreError
+from otgate.clock import Clock
+from otgate.core.approval import ApprovalOutcome, AwaitingApproval, judge
+from otgate.core.audit_chain import AuditEntry, AuditKind
+from otgate.core.codec import readback_tolerance
+from otgate.core.config import Loop
+from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
+from otgate.core.modes import LoopMode, LoopState, ModeEvent, PlcMode, transition
+from otgate.core.plant import Plant
+from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
+from otgate.core.validation import revalidate, validate
+from otgate.field.link import FieldError, FieldLink, LinkDown
+
+log = logging.getLogger(__name__)
+
+GATEWAY = "gateway"
+ENGAGE_DEADLINE_SCANS = 5  # the PLC must confirm REMOTE within this many scans of an engage
+WRITE_HISTORY_S = 7200.0  # confirmed writes kept for the change-budget windows
+
+
+class AuditUnavailable(Exception):
+    """The trail cannot record: the AI path fails closed (HTTP 503) until it can."""
+
+
+@dataclass
+class Alarm:
+    code: str
+    message: str
+    priority: str
+    count: int = 1
+    first_at: float = 0.0
+    last_at: float = 0.0
+    active: bool = True
+
+
+@dataclass
+class PendingWrite:
+    """An accepted proposal still being written (a ramp takes one step per scan)."""
+
+    proposal: Proposal
+    decision_seq: int
+
+
+@dataclass
+class LoopRuntime:
+    state: LoopState = field(default_factory=LoopState)
+    remote_confirmed: bool = False
+    engage_requested_at: float | None = None
+    release_requested_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    decision: Decision
+    audit_seq: int
+
+
+@dataclass
+class Counters:
+    recommendations: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    fallbacks: int = 0
+
+
+class Gateway:
+    def __init__(self, plant: Plant, links: Mapping[str, FieldLink], audit: AuditStore, clock: Clock) -> None:
+        self.plant = plant
+        self.links = dict(links)
+        self.audit = audit
+        self.clock = clock
+        self.loops = {name: LoopRuntime() for name in plant.config.loops}
+        self.seen_ids: dict[str, float] = {}
+        self.writes: dict[str, deque[WriteEvent]] = {}
+        self.quarantined: set[str] = set()
+        self.pending: dict[str, PendingWrite] = {}
+        self.awaiting: dict[str, AwaitingApproval] = {}
+        self.alarms: dict[str, Alarm] = {}
+        self.counters = Counters()
+        self.heartbeat = 0
+        self.scans = 0
+        self.snapshot = Snapshot(taken_at=-math.inf, values={}, plc_available=False)
+        self.audit_failed = False
+
+    # ------------------------------------------------------------------------------------------ views
+
+    def loop_modes(self) -> dict[str, LoopMode]:
+        return {name: runtime.state.mode for name, runtime in self.loops.items()}
+
+    def current_snapshot(self) -> Snapshot:
+        s = self.snapshot
+        return Snapshot(s.taken_at, s.values, s.bad_quality, s.plc_available, self.loop_modes())
+
+    def history(self) -> History:
+        return History(self.seen_ids.keys(), self.writes, self.quarantined)
+
+    # ------------------------------------------------------------------------------------------ AI side
+
+    def submit(self, proposals: Sequence[Proposal], rationales: Sequence[str | None] = ()) -> list[Answer]:
+        """Decide a batch, make every decision durable in the trail, then schedule the writes."""
+        if self.audit_failed:
+            raise AuditUnavailable
+        now = self.clock.now()
+        snapshot, history = self.current_snapshot(), self.history()
+        decisions = [self._decide(p, snapshot, history, now) for p in proposals]
+        texts = [*rationales, *[None] * (len(proposals) - len(rationales))]
+        entries: list[tuple[str, str, dict[str, Any]]] = []
+        for proposal, decision, text in zip(proposals, decisions, texts, strict=True):
+            entries.append(
+                (AuditKind.RECOMMENDATION, f"engine:{proposal.engine}", _recommendation_data(proposal, text))
+            )
+            entries.append((AuditKind.DECISION, GATEWAY, _decision_data(decision)))
+        records = self._audit_many(entries, now)
+        answers = []
+        for proposal, decision, text, record in zip(proposals, decisions, texts, records[1::2], strict=True):
+            self.seen_ids[proposal.id] = now
+            self._count(decision)
+            if decision.is_write:
+                self.pending[proposal.tag] = PendingWrite(proposal, record)
+            elif decision.verdict is Verdict.PENDING_APPROVAL:
+                self.awaiting[proposal.id] = AwaitingApproval(proposal, text, now, record)
+            answers.append(Answer(decision, record))
+        return answers
+
+    def _decide(self, proposal: Proposal, snapshot: Snapshot, history: History, now: float) -> Decision:
+        try:
+            return validate(proposal, snapshot, self.plant, history, now)
+        except Exception:  # a bug in the core must fail closed, never open
+            log.exception("validate raised for %s", proposal.id)
+            reason = Reason(ReasonCode.INTERNAL_ERROR, "internal error; recorded in the audit trail")
+            return Decision(proposal.id, proposal.tag, Verdict.REJECTED, (reason,))
+
+    def _count(self, decision: Decision) -> None:
+        self.counters.recommendations += 1
+        if decision.verdict is Verdict.REJECTED:
+            self.counters.rejected += 1
+        elif decision.is_write:
+            self.counters.accepted += 1
+
+    # ------------------------------------------------------------------------------------------ operators
+
+    def operator_action(
+        self, user: str, loop_names: Sequence[str], event: ModeEvent, reason: str
+    ) -> dict[str, str]:
+        """Apply an operator's mode change to each loop; returns each loop's outcome."""
+        now = self.clock.now()
+        outcome = {}
+        for name in loop_names:
+            before = self.loops[name].state
+            after = self._change_mode(name, event, f"{user}: {reason}", now, actor=f"operator:{user}")
+            outcome[name] = after.mode.value if after is not None else f"refused from {_describe(before)}"
+        self._audit(
+            AuditKind.OPERATOR_ACTION,
+            f"operator:{user}",
+            {"event": event.value, "loops": list(loop_names), "reason": reason, "outcome": outcome},
+            now,
+        )
+        return outcome
+
+    def decide_approval(self, user: str, proposal_id: str, digest: str, approve: bool) -> ApprovalOutcome:
+        """An operator's answer to a queued supervised recommendation: bound, single-use, expiring."""
+        now = self.clock.now()
+        item = self.awaiting.get(proposal_id)
+        problem = judge(item, digest, self.plant.config.gateway.approval_ttl_s, now)
+        outcome = problem or (ApprovalOutcome.APPROVED if approve else ApprovalOutcome.REJECTED)
+        if item is not None and outcome is not ApprovalOutcome.MISMATCH:
+            del self.awaiting[proposal_id]  # single use: approved, rejected or expired, it is gone
+        data = {"id": proposal_id, "outcome": outcome.value, "digest": digest}
+        seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data, now)
+        if item is not None and outcome is ApprovalOutcome.APPROVED:
+            self.pending[item.proposal.tag] = PendingWrite(item.proposal, seq)
+        return outcome
+
+    def _change_mode(
+        self, name: str, event: ModeEvent, reason: str, now: float, actor: str = GATEWAY
+    ) -> LoopState | None:
+        runtime = self.loops[name]
+        before = runtime.state
+        after = transition(before, event, reason)
+        if after is None:
+            return None
+        runtime.state = after
+        if after.mode is not LoopMode.AI:
+            self._drop_pending(name)
+            runtime.remote_confirmed = False
+            runtime.engage_requested_at = None
+        elif before.mode is not LoopMode.AI:
+            runtime.engage_requested_at = now
+        if after.mode is LoopMode.FALLBACK and before.mode is not LoopMode.FALLBACK:
+            self.counters.fallbacks += 1
+            runtime.release_requested_at = None
+        if after != before:
+            data = {"loop": name, "from": _describe(before), "to": _describe(after), "reason": reason}
+            self._audit(AuditKind.MODE_CHANGE, actor, data, now)
+        return after
+
+    def fall_back(self, loop_names: Sequence[str], reason: str, now: float) -> None:
+        for name in loop_names:
+            self._change_mode(name, ModeEvent.FALLBACK, reason, now)
+
+    def _drop_pending(self, loop_name: str) -> None:
+        sp = self.plant.config.loops[loop_name].sp
+        self.pending.pop(sp, None)
+
+    # ------------------------------------------------------------------------------------------ scan
+
+    async def scan(self, now: float) -> None:
+        """One cycle. Never raises: a failure in the cycle is itself a reason to fall back."""
+        self.scans += 1
+        self._forget_old_ids(now)
+        try:
+            await self._read(now)
+            await self._beat(now)
+            await self._reconcile_modes(now)
+            await self._apply_pending(now)
+        except Exception as error:  # fail safe: unknown state means conventional control
+            log.exception("scan failed")
+            self.raise_alarm("SCAN_FAILURE", f"scan failed: {type(error).__name__}", "high", now)
+            self.fall_back(self._ai_loops(), "scan failure", now)
+
+    async def _read(self, now: float) -> None:
+        values: dict[str, float] = {}
+        bad: set[str] = set()
+        up = False
+        for plc_name, link in self.links.items():
+            names = [n for n, t in self.plant.config.tags.items() if t.plc == plc_name]
+            try:
+                if not link.is_connected:
+                    await link.connect()
+                reading = await link.read(names)
+            except FieldError as error:
+                bad.update(names)
+                self._link_lost(plc_name, str(error), now)
+                continue
+            up = True
+            values.update(reading.values)
+            bad.update(reading.bad)
+            self.clear_alarm(f"PLC_LINK_LOST:{plc_name}")
+        self.snapshot = Snapshot(now, values, frozenset(bad), up, self.loop_modes())
+
+    def _link_lost(self, plc_name: str, detail: str, now: float) -> None:
+        code = f"PLC_LINK_LOST:{plc_name}"
+        if code not in self.alarms or not self.alarms[code].active:
+            self._audit(
+                AuditKind.ANOMALY,
+                GATEWAY,
+                {"anomaly": "plc_link_lost", "plc": plc_name, "detail": detail},
+                now,
+            )
+        self.raise_alarm(code, f"PLC {plc_name} unreachable: {detail}", "high", now)
+        loops = [
+            n
+            for n, loop in self.plant.config.loops.items()
+            if self.plant.config.tags[loop.sp].plc == plc_name
+        ]
+        self.fall_back([n for n in loops if self.loops[n].state.mode is LoopMode.AI], "PLC link lost", now)
+
+    async def _beat(self, now: float) -> None:
+        self.heartbeat = (self.heartbeat + 1) % 65536
+        for plc_name, plc in self.plant.config.plcs.items():
+            link = self.links[plc_name]
+            if link.is_connected:
+                with contextlib.suppress(FieldError):  # a missed beat is the PLC watchdog's business
+                    await link.write(plc.heartbeat_tag, float(self.heartbeat))
+
+    async def _reconcile_modes(self, now: float) -> None:
+        for name, runtime in self.loops.items():
+            loop = self.plant.config.loops[name]
+            plc_mode = self.snapshot.values.get(loop.mode)
+            if plc_mode is None or loop.mode in self.snapshot.bad_quality:
+                continue
+            if runtime.state.mode is LoopMode.AI:
+                await self._hold_remote(name, loop, runtime, plc_mode, now)
+            else:
+                await self._hold_local(name, loop, runtime, plc_mode, now)
+
+    async def _hold_remote(
+        self, name: str, loop: Loop, runtime: LoopRuntime, plc_mode: float, now: float
+    ) -> None:
+        if plc_mode == PlcMode.REMOTE:
+            if not runtime.remote_confirmed:
+                runtime.remote_confirmed = True
+                self._audit(
+                    AuditKind.MODE_CHANGE,
+                    GATEWAY,
+                    {"loop": name, "plc_mode": "REMOTE", "confirmed": True},
+                    now,
+                )
+            return
+        if runtime.remote_confirmed:
+            # The PLC left REMOTE by itself: watchdog shed, panel operator, or restart. Never fight it.
+            self.raise_alarm(f"REMOTE_LOST:{name}", f"PLC loop {name} left REMOTE", "high", now)
+            self.fall_back([name], "PLC left REMOTE (operator override or shed)", now)
+            return
+        requested = runtime.engage_requested_at or now
+        if now - requested > ENGAGE_DEADLINE_SCANS * self.plant.config.gateway.scan_interval_s:
+            self.raise_alarm(
+                f"ENGAGE_REFUSED:{name}", f"PLC loop {name} did not accept REMOTE", "medium", now
+            )
+            self.fall_back([name], "PLC did not confirm REMOTE", now)
+            return
+        await self._request_mode(loop, PlcMode.REMOTE, now)
+
+    async def _hold_local(
+        self, name: str, loop: Loop, runtime: LoopRuntime, plc_mode: float, now: float
+    ) -> None:
+        if plc_mode != PlcMode.REMOTE:
+            if runtime.release_requested_at is not None:
+                elapsed = now - runtime.release_requested_at
+                data = {
+                    "loop": name,
+                    "plc_mode": PlcMode(int(plc_mode)).name,
+                    "confirmed": True,
+                    "after_s": elapsed,
+                }
+                self._audit(AuditKind.MODE_CHANGE, GATEWAY, data, now)
+                runtime.release_requested_at = None
+            return
+        if runtime.release_requested_at is None:
+            runtime.release_requested_at = now
+        await self._request_mode(loop, PlcMode.AUTO, now)
+
+    async def _request_mode(self, loop: Loop, mode: PlcMode, now: float) -> None:
+        link = self.links[self.plant.config.tags[loop.mode_request].plc]
+        with contextlib.suppress(FieldError):  # retried next scan; the PLC watchdog is the backstop
+            await link.write(loop.mode_request, float(mode))
+
+    async def _apply_pending(self, now: float) -> None:
+        snapshot, history = self.current_snapshot(), self.history()
+        for tag_name, pending in list(self.pending.items()):
+            decision = revalidate(pending.proposal, snapshot, self.plant, history, now)
+            if not decision.is_write or decision.value is None:
+                if ReasonCode.WRITE_TOO_FREQUENT not in decision.codes:  # wait for the next scan
+                    del self.pending[tag_name]
+                    self._audit(
+                        AuditKind.DECISION, GATEWAY, {**_decision_data(decision), "revalidation": True}, now
+                    )
+                continue
+            await self._write_setpoint(tag_name, decision.value, pending, now)
+            if decision.verdict is Verdict.ACCEPTED:
+                self.pending.pop(tag_name, None)
+
+    async def _write_setpoint(self, tag_name: str, value: float, pending: PendingWrite, now: float) -> None:
+        tag = self.plant.config.tags[tag_name]
+        loop_name, loop = self.plant.loop_by_setpoint[tag_name]
+        previous = self.snapshot.values[loop.working_sp]
+        data = {
+            "tag": tag_name,
+            "value": value,
+            "proposal_id": pending.proposal.id,
+            "decision_seq": pending.decision_seq,
+        }
+        self._audit(AuditKind.PLC_WRITE, GATEWAY, data, now)
+        try:
+            readback = await self.links[tag.plc].write(tag_name, value)
+        except (FieldError, LinkDown) as error:
+            self._write_failed(loop_name, tag_name, value, f"write failed: {error}", now)
+            return
+        if abs(readback - value) > readback_tolerance(value, tag.type, tag.scale) + 1e-9:
+            self._write_failed(
+                loop_name, tag_name, value, f"read-back {readback:g} differs from {value:g}", now
+            )
+            return
+        self.writes.setdefault(tag_name, deque()).append(WriteEvent(now, value, previous))
+        self._prune_writes(tag_name, now)
+        self._audit(
+            AuditKind.WRITE_CONFIRMED, GATEWAY, {"tag": tag_name, "value": value, "readback": readback}, now
+        )
+
+    def _write_failed(self, loop_name: str, tag_name: str, value: float, detail: str, now: float) -> None:
+        self.pending.pop(tag_name, None)
+        self._audit(AuditKind.WRITE_FAILED, GATEWAY, {"tag": tag_name, "value": value, "detail": detail}, now)
+        self.raise_alarm(f"WRITE_UNCONFIRMED:{tag_name}", f"{tag_name}: {detail}", "high", now)
+        self.fall_back([loop_name], f"write not confirmed: {detail}", now)
+
+    def _prune_writes(self, tag_name: str, now: float) -> None:
+        events = self.writes[tag_name]
+        while events and now - events[0].at > WRITE_HISTORY_S:
+            events.popleft()
+
+    def _forget_old_ids(self, now: float) -> None:
+        """Ids older than the replay window are refused as STALE anyway; forgetting them bounds memory."""
+        horizon = now - self.plant.config.gateway.replay_window_s
+        while self.seen_ids:
+            oldest_id, seen_at = next(iter(self.seen_ids.items()))
+            if seen_at >= horizon:
+                break
+            del self.seen_ids[oldest_id]
+
+    def _ai_loops(self) -> list[str]:
+        return [name for name, runtime in self.loops.items() if runtime.state.mode is LoopMode.AI]
+
+    # ------------------------------------------------------------------------------------------ alarms, audit
+
+    def raise_alarm(self, code: str, message: str, priority: str, now: float) -> None:
+        alarm = self.alarms.get(code)
+        if alarm is None or not alarm.active:
+            self.alarms[code] = Alarm(code, message, priority, 1, now, now)
+            self._audit(
+                AuditKind.ALARM, GATEWAY, {"code": code, "message": message, "priority": priority}, now
+            )
+        else:
+            alarm.count += 1
+            alarm.last_at = now
+
+    def clear_alarm(self, code: str) -> None:
+        alarm = self.alarms.get(code)
+        if alarm is not None:
+            alarm.active = False
+
+    def _audit(self, kind: str, actor: str, data: dict[str, Any], now: float) -> int:
+        return self._audit_many([(kind, actor, data)], now)[0]
+
+    def _audit_many(self, entries: list[tuple[str, str, dict[str, Any]]], now: float) -> list[int]:
+        try:
+            records = self.audit.append_many(
+                [AuditEntry(kind, actor, data, now) for kind, actor, data in entries]
+            )
+        except AuditStoreError as error:
+            self._audit_failure(str(error), now)
+            raise AuditUnavailable from error
+        return [record.seq for record in records]
+
+    def _audit_failure(self, detail: str, now: float) -> None:
+        """Without a trail the AI path is closed: every loop back to conventional control."""
+        self.audit_failed = True
+        self.alarms["AUDIT_FAILURE"] = Alarm(
+            "AUDIT_FAILURE", f"audit trail unavailable: {detail}", "high", 1, now, now
+        )
+        for runtime in self.loops.values():
+            runtime.state = LoopState(LoopMode.FALLBACK, True, "audit trail unavailable")
+        self.pending.clear()
+
+
+def _describe(state: LoopState) -> str:
+    return f"{state.mode.value}{' (latched)' if state.latched else ''}"
+
+
+def _recommendation_data(proposal: Proposal, rationale: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": proposal.id,
+        "tag": proposal.tag,
+        "value": proposal.value if math.isfinite(proposal.value) else repr(proposal.value),
+        "issued_at": proposal.issued_at,
+        "model_digest": proposal.model_digest,
+    }
+    if rationale is not None:
+        data["rationale"] = rationale  # untrusted text, stored as received and never interpreted
+    return data
+
+
+def _decision_data(decision: Decision) -> dict[str, Any]:
+    return {
+        "id": decision.proposal_id,
+        "tag": decision.tag,
+        "decision": decision.verdict.value,
+        "reasons": [{"code": r.code.value, "detail": r.detail} for r in decision.reasons],
+        "value": decision.value,
+        "ramp_steps": len(decision.ramp),
+    }

@@ -1,0 +1,200 @@
+"""The AI-facing API through its ASGI app: authentication, strict bodies, decisions, envelope, limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from otgate.api.ai import create_ai_app
+from otgate.core.modes import ModeEvent
+from otgate.gateway import Gateway
+
+TOKEN = "demo-tank-engine-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    await gateway.scan(gateway.clock.now())
+    gateway.operator_action("operator", ["LIC-101"], ModeEvent.ENGAGE, "test")
+    await gateway.scan(gateway.clock.now())
+    transport = httpx.ASGITransport(app=create_ai_app(gateway))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        yield http
+
+
+def body(gateway: Gateway, value: Any = 650.4, **extra: Any) -> dict[str, Any]:
+    issued = datetime.fromtimestamp(gateway.clock.now(), UTC).isoformat()
+    return {
+        "id": extra.pop("id", "rec-1"),
+        "tag": "LIC-101.RSP",
+        "value": value,
+        "issued_at": issued,
+        **extra,
+    }
+
+
+async def test_post_without_token_unauthorized(client: httpx.AsyncClient, gateway: Gateway):
+    response = await client.post("/v1/recommendations", json=body(gateway))
+    assert response.status_code == 401
+    assert set(response.json()) == {"error", "id"}
+
+
+async def test_post_with_wrong_token_unauthorized(client: httpx.AsyncClient, gateway: Gateway):
+    response = await client.post(
+        "/v1/recommendations", json=body(gateway), headers={"Authorization": "Bearer nope"}
+    )
+    assert response.status_code == 401
+
+
+async def test_post_valid_recommendation_answers_decision_with_audit_seq(
+    client: httpx.AsyncClient, gateway: Gateway
+):
+    response = await client.post("/v1/recommendations", json=body(gateway), headers=AUTH)
+    assert response.status_code == 200
+    (decision,) = response.json()["decisions"]
+    assert decision["decision"] == "accepted"
+    assert decision["written_value"] == 650.4
+    record = next(r for r in gateway.audit.records() if r.seq == decision["audit_seq"])
+    assert record.kind == "decision" and record.data["id"] == "rec-1"
+
+
+async def test_post_batch_one_decision_per_item(client: httpx.AsyncClient, gateway: Gateway):
+    items = [body(gateway, id="a"), body(gateway, 999.0, id="b")]
+    response = await client.post("/v1/recommendations", json={"recommendations": items}, headers=AUTH)
+    decisions = response.json()["decisions"]
+    assert [d["decision"] for d in decisions] == ["accepted", "rejected"]
+    assert decisions[1]["reasons"][0]["code"] == "OUT_OF_RANGE"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": NaN, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_json",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": Infinity, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_json",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": -Infinity, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_json",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": 1e999, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_body",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": "650", "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_body",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": true, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_body",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": null, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_body",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": 650, "issued_at": "2027-01-15T08:00:00"}',
+            "invalid_body",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": 650, "issued_at": "2027-01-15T08:00:00Z", "override": true}',
+            "invalid_body",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "value": 650, "value": 700, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_json",
+        ),
+        (
+            '{"id": "x", "tag": "LIC-101.RSP", "register": 40001, "value": 650, "issued_at": "2027-01-15T08:00:00Z"}',
+            "invalid_body",
+        ),
+        ("[1, 2, 3]", "invalid_body"),
+        ("not json", "invalid_json"),
+        ("[" * 5000 + "]" * 5000, "invalid_json"),
+    ],
+)
+async def test_post_malformed_body_422_and_nothing_recorded(
+    client: httpx.AsyncClient, gateway: Gateway, raw: str, code: str
+):
+    before = gateway.audit.count()
+    response = await client.post(
+        "/v1/recommendations", content=raw, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == code
+    assert gateway.audit.count() == before
+    assert gateway.pending == {}
+
+
+async def test_post_oversize_body_refused(client: httpx.AsyncClient, gateway: Gateway):
+    big = json.dumps(body(gateway, rationale="x" * 300_000))
+    response = await client.post(
+        "/v1/recommendations", content=big, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "body_too_large"
+
+
+async def test_post_flood_429_with_retry_after(client: httpx.AsyncClient, gateway: Gateway):
+    statuses = []
+    for k in range(60):
+        response = await client.post("/v1/recommendations", json=body(gateway, id=f"f{k}"), headers=AUTH)
+        statuses.append(response.status_code)
+    assert 429 in statuses
+    limited = await client.post("/v1/recommendations", json=body(gateway, id="last"), headers=AUTH)
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_get_tags_publishes_the_envelope(client: httpx.AsyncClient):
+    response = await client.get("/v1/tags", headers=AUTH)
+    (tag,) = response.json()["writable"]
+    assert tag["tag"] == "LIC-101.RSP"
+    assert tag["limits"] == {"lo": 500.0, "hi": 800.0}
+    assert tag["current_setpoint"] == 650.0
+    assert tag["mode"] == "ai"
+    assert "address" not in json.dumps(response.json())
+
+
+async def test_get_state_only_visible_tags(client: httpx.AsyncClient):
+    response = await client.get("/v1/state", headers=AUTH)
+    values = response.json()["values"]
+    assert "LIT-101" in values and "LSHH-101" not in values
+
+
+async def test_get_tags_without_token_unauthorized(client: httpx.AsyncClient):
+    assert (await client.get("/v1/tags")).status_code == 401
+    assert (await client.get("/v1/state")).status_code == 401
+
+
+async def test_healthz_and_metrics(client: httpx.AsyncClient, gateway: Gateway):
+    await client.post("/v1/recommendations", json=body(gateway), headers=AUTH)
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    metrics = (await client.get("/metrics")).text
+    assert 'otgate_recommendations_total{outcome="accepted"} 1.0' in metrics
+    assert 'otgate_loop_mode{loop="LIC-101",mode="ai"} 1.0' in metrics
+
+
+async def test_audit_failure_answers_503(
+    client: httpx.AsyncClient, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+):
+    from otgate.audit_store import AuditStoreError
+
+    def broken(*args: object) -> None:
+        raise AuditStoreError("disk full")
+
+    monkeypatch.setattr(gateway.audit, "append_many", broken)
+    response = await client.post("/v1/recommendations", json=body(gateway), headers=AUTH)
+    assert response.status_code == 503
+    assert response.json()["error"] == "audit_unavailable"

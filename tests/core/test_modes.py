@@ -1,0 +1,51 @@
+"""The loop-mode table, event by event."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from otgate.core.modes import TRANSITIONS, LoopMode, LoopState, ModeEvent, transition
+
+A, F, M = LoopMode.AI, LoopMode.FALLBACK, LoopMode.MANUAL
+
+
+@pytest.mark.parametrize(
+    ("mode", "latched", "event", "expected"),
+    [
+        (F, False, ModeEvent.ENGAGE, (A, False)),
+        (F, True, ModeEvent.ENGAGE, None),
+        (F, True, ModeEvent.RESET, (F, False)),
+        (A, False, ModeEvent.FALLBACK, (F, True)),
+        (A, False, ModeEvent.MANUAL, (M, False)),
+        (M, False, ModeEvent.FALLBACK, (F, True)),
+        (M, False, ModeEvent.ENGAGE, (A, False)),
+        (A, False, ModeEvent.RESET, None),
+    ],
+)
+def test_transition_table(
+    mode: LoopMode, latched: bool, event: ModeEvent, expected: tuple[LoopMode, bool] | None
+):
+    after = transition(LoopState(mode, latched), event, "why")
+    assert (None if after is None else (after.mode, after.latched)) == expected
+
+
+def test_initial_state_is_fallback():
+    assert LoopState().mode is LoopMode.FALLBACK
+
+
+@pytest.mark.parametrize(
+    ("mode", "latched"), [(m, lat) for m, lat in itertools.product(LoopMode, (False, True))]
+)
+def test_fallback_always_allowed_and_latches(mode: LoopMode, latched: bool):
+    if mode is not LoopMode.FALLBACK and latched:
+        return  # only fallback can be latched
+    after = transition(LoopState(mode, latched), ModeEvent.FALLBACK, "anomaly")
+    assert after is not None and after.mode is LoopMode.FALLBACK and after.latched
+
+
+def test_no_event_other_than_engage_leads_into_ai():
+    for (mode, latched, event), (target, _) in TRANSITIONS.items():
+        if target is LoopMode.AI and mode is not LoopMode.AI:
+            assert event is ModeEvent.ENGAGE and not latched
