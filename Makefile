@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench clean
+.PHONY: setup test lint typecheck pytest demo bench soak clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# 24 simulated hours of normal operation per plant: no anomaly may fire (the suite runs one hour).
+soak: $(STAMP)
+	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/e2e/test_normal_operation.py
 
 demo: $(STAMP)
 	$(BIN)/otgate demo

@@ -13,12 +13,19 @@ class Clock(Protocol):
         """Seconds since the UNIX epoch (simulated in tests and HIL)."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds on a clock that never steps; compared with `now` to detect wall-clock jumps."""
+        ...
+
     async def sleep_until(self, deadline: float) -> None: ...
 
 
 class SystemClock:
     def now(self) -> float:
         return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
     async def sleep_until(self, deadline: float) -> None:
         await asyncio.sleep(max(0.0, deadline - time.time()))
@@ -29,13 +36,22 @@ class ManualClock:
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self.time = start
+        self.steady = 0.0
 
     def now(self) -> float:
         return self.time
 
+    def monotonic(self) -> float:
+        return self.steady
+
     def advance(self, seconds: float) -> None:
+        self.time += seconds
+        self.steady += seconds
+
+    def jump(self, seconds: float) -> None:
+        """Step the wall clock only, as a bad NTP step or an operator's date change would."""
         self.time += seconds
 
     async def sleep_until(self, deadline: float) -> None:
-        self.time = max(self.time, deadline)
+        self.advance(max(0.0, deadline - self.time))
         await asyncio.sleep(0)

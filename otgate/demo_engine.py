@@ -35,12 +35,19 @@ class EngineStats:
 
 class DemoEngine:
     def __init__(
-        self, api_url: str, token: str, *, period_s: float = 1.0, name: str = "demo-optimizer"
+        self,
+        api_url: str,
+        token: str,
+        *,
+        period_s: float = 2.0,
+        name: str = "demo-optimizer",
+        misbehave: bool = True,
     ) -> None:
         self.client = httpx.AsyncClient(
             base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=5.0
         )
         self.period_s = period_s
+        self.misbehave = misbehave
         self.name = name
         self.stats = EngineStats()
         self.ids = itertools.count(1)
@@ -61,22 +68,31 @@ class DemoEngine:
         response = await self.client.get("/v1/tags")
         if response.status_code != 200:
             return
-        proposed = (self.propose(tag, cycle) for tag in response.json()["writable"])
+        writable = response.json()["writable"]
+        # Misbehaviour is kept to the first tag and a few cycles in a hundred: a demo should show the
+        # gateway refusing, not an engine so broken that it is quarantined in the first minute.
+        proposed = [
+            self.propose(tag, cycle, misbehave=self.misbehave and i == 0) for i, tag in enumerate(writable)
+        ]
         items = [item for item in proposed if item is not None]
-        if cycle % 11 == 0 and self.sent_bodies:
+        if self.misbehave and cycle % 29 == 0 and self.sent_bodies:
             items.append(self.sent_bodies[0])  # misbehaviour: replay an old recommendation
         if items:
             await self.send(items)
+        else:
+            await self.client.post("/v1/heartbeat")  # at its optimum: nothing to move, still alive
 
-    def propose(self, envelope: dict[str, Any], cycle: int) -> dict[str, Any] | None:
+    def propose(
+        self, envelope: dict[str, Any], cycle: int, *, misbehave: bool = False
+    ) -> dict[str, Any] | None:
         current = envelope["current_setpoint"]
         if current is None:
             return None
         lo, hi = envelope["limits"]["lo"], envelope["limits"]["hi"]
         target = OPTIMA.get(envelope["tag"], (lo + hi) / 2)
-        if cycle % 7 == 0:
+        if misbehave and cycle % 13 == 0:
             value, why = hi + 0.1 * (hi - lo), "pushing past the limit for more throughput"  # misbehaviour
-        elif cycle % 9 == 0:
+        elif misbehave and cycle % 17 == 0:
             value, why = current + 5 * envelope["max_move"]["up"], "big step to reach the optimum faster"
         else:
             up = target > current

@@ -17,6 +17,7 @@ write not confirmed, a PLC that drops REMOTE, an audit store that cannot write.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 from collections import deque
@@ -26,37 +27,42 @@ from typing import Any
 
 from otgate.audit_store import AuditStore, AuditStoreError
 from otgate.clock import Clock
+from otgate.config_file import LoadedConfig
+from otgate.core.alarms import AlarmBoard
 from otgate.core.approval import ApprovalOutcome, AwaitingApproval, judge
 from otgate.core.audit_chain import AuditEntry, AuditKind
 from otgate.core.codec import readback_tolerance
 from otgate.core.config import Loop
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
 from otgate.core.modes import LoopMode, LoopState, ModeEvent, PlcMode, transition
-from otgate.core.plant import Plant
+from otgate.core.monitors import Anomaly, AnomalyCode, MonitorStates
+from otgate.core.plant import Plant, compile_plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
-from otgate.core.validation import revalidate, validate
+from otgate.core.supervision import (
+    ScanView,
+    affected_loops,
+    on_answers,
+    on_engaged,
+    on_heartbeat,
+    on_refusal,
+    on_scan,
+)
+from otgate.core.validation import plan_ramp, revalidate, validate, validate_operator_setpoint
 from otgate.field.link import FieldError, FieldLink, LinkDown
 
 log = logging.getLogger(__name__)
 
 GATEWAY = "gateway"
-ENGAGE_DEADLINE_SCANS = 5  # the PLC must confirm REMOTE within this many scans of an engage
+ENGAGE_DEADLINE_SCANS = 5
+FALLBACK_DEADLINE_SCANS = 3  # the PLC must confirm its local mode within this many scans of a fallback  # the PLC must confirm REMOTE within this many scans of an engage
 WRITE_HISTORY_S = 7200.0  # confirmed writes kept for the change-budget windows
+CONFIG_CHECK_INTERVAL_S = 10.0  # how often the config file's hash is compared with the loaded one
+# Modes in which the gateway holds the PLC loop in REMOTE: the AI's setpoints, or an operator's own.
+REMOTE_MODES = frozenset({LoopMode.AI, LoopMode.MANUAL})
 
 
 class AuditUnavailable(Exception):
     """The trail cannot record: the AI path fails closed (HTTP 503) until it can."""
-
-
-@dataclass
-class Alarm:
-    code: str
-    message: str
-    priority: str
-    count: int = 1
-    first_at: float = 0.0
-    last_at: float = 0.0
-    active: bool = True
 
 
 @dataclass
@@ -65,12 +71,14 @@ class PendingWrite:
 
     proposal: Proposal
     decision_seq: int
+    operator: str | None = None  # set for an operator's own setpoint in manual mode
 
 
 @dataclass
 class LoopRuntime:
     state: LoopState = field(default_factory=LoopState)
     remote_confirmed: bool = False
+    engaged_at: float | None = None  # when the PLC confirmed REMOTE for this engagement
     engage_requested_at: float | None = None
     release_requested_at: float | None = None
 
@@ -101,9 +109,15 @@ class Gateway:
         self.quarantined: set[str] = set()
         self.pending: dict[str, PendingWrite] = {}
         self.awaiting: dict[str, AwaitingApproval] = {}
-        self.alarms: dict[str, Alarm] = {}
+        self.alarms = AlarmBoard()
+        self.monitors = MonitorStates()
+        self._scan_alarms: set[str] = set()
+        self.config_file: LoadedConfig | None = None
+        self.config_changed: str | None = None
+        self.config_checked_at = -math.inf
         self.counters = Counters()
         self.heartbeat = 0
+        self.manual_ids = 0
         self.scans = 0
         self.snapshot = Snapshot(taken_at=-math.inf, values={}, plc_available=False)
         self.audit_failed = False
@@ -137,6 +151,9 @@ class Gateway:
             )
             entries.append((AuditKind.DECISION, GATEWAY, _decision_data(decision)))
         records = self._audit_many(entries, now)
+        if records is None:
+            raise AuditUnavailable
+        self._supervise_answers(proposals, decisions, now)
         answers = []
         for proposal, decision, text, record in zip(proposals, decisions, texts, records[1::2], strict=True):
             self.seen_ids[proposal.id] = now
@@ -147,6 +164,18 @@ class Gateway:
                 self.awaiting[proposal.id] = AwaitingApproval(proposal, text, now, record)
             answers.append(Answer(decision, record))
         return answers
+
+    def _supervise_answers(
+        self, proposals: Sequence[Proposal], decisions: Sequence[Decision], now: float
+    ) -> None:
+        by_engine: dict[str, list[tuple[Proposal, Decision]]] = {}
+        for proposal, decision in zip(proposals, decisions, strict=True):
+            by_engine.setdefault(proposal.engine, []).append((proposal, decision))
+            if decision.verdict is Verdict.REJECTED and decision.codes != (ReasonCode.NO_CHANGE,):
+                # One alarm per engine that counts its rejections: 500 rejections, one alarm.
+                self.raise_alarm(f"REJECTIONS:{proposal.engine}", "recommendations rejected", "low", now)
+        for engine, answers in by_engine.items():
+            self.act_on(on_answers(self.plant, self.monitors, engine, answers, now), now)
 
     def _decide(self, proposal: Proposal, snapshot: Snapshot, history: History, now: float) -> Decision:
         try:
@@ -193,9 +222,57 @@ class Gateway:
             del self.awaiting[proposal_id]  # single use: approved, rejected or expired, it is gone
         data = {"id": proposal_id, "outcome": outcome.value, "digest": digest}
         seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data, now)
-        if item is not None and outcome is ApprovalOutcome.APPROVED:
+        if item is not None and outcome is ApprovalOutcome.APPROVED and seq >= 0:
             self.pending[item.proposal.tag] = PendingWrite(item.proposal, seq)
         return outcome
+
+    def set_manual_setpoint(self, user: str, loop_name: str, value: float) -> Decision:
+        """An operator's own setpoint for a loop in manual, through the same rules as any write."""
+        now = self.clock.now()
+        loop = self.plant.config.loops[loop_name]
+        self.manual_ids += 1
+        proposal = Proposal(f"manual-{self.manual_ids}", f"operator:{user}", loop.sp, value, now)
+        decision = validate_operator_setpoint(
+            proposal, self.current_snapshot(), self.plant, self.history(), now
+        )
+        data = {**_decision_data(decision), "requested": value if math.isfinite(value) else repr(value)}
+        seq = self._audit(
+            AuditKind.OPERATOR_ACTION, f"operator:{user}", {"event": "manual_setpoint", **data}, now
+        )
+        if decision.is_write and seq >= 0:
+            self.pending[loop.sp] = PendingWrite(proposal, seq, operator=user)
+        return decision
+
+    def lift_quarantine(self, user: str, engine: str, reason: str) -> bool:
+        now = self.clock.now()
+        lifted = engine in self.quarantined
+        self.quarantined.discard(engine)
+        data = {"event": "lift_quarantine", "engine": engine, "lifted": lifted, "reason": reason}
+        self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, now)
+        return lifted
+
+    def acknowledge_alarm(self, user: str, code: str) -> bool:
+        if not self.alarms.acknowledge(code, user):
+            return False
+        data = {"event": "acknowledge_alarm", "code": code}
+        self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, self.clock.now())
+        return True
+
+    def reload_config(self, user: str, loaded: LoadedConfig) -> None:
+        """An engineer's reload of an already checked config: every loop goes back to conventional control."""
+        now = self.clock.now()
+        old_loops = list(self.loops)
+        self.fall_back(
+            [n for n in old_loops if self.loops[n].state.mode is not LoopMode.FALLBACK], "config reload", now
+        )
+        self.plant = compile_plant(loaded.config)
+        self.loops = {n: self.loops.get(n, LoopRuntime()) for n in loaded.config.loops}
+        self.pending.clear()
+        self.awaiting.clear()
+        if self.config_file is not None:
+            self.watch_config_file(loaded)
+        data = {"file": str(loaded.path), "sha256": loaded.sha256, "plant": loaded.config.plant, "by": user}
+        self._audit(AuditKind.CONFIG_LOAD, f"operator:{user}", data, now)
 
     def _change_mode(
         self, name: str, event: ModeEvent, reason: str, now: float, actor: str = GATEWAY
@@ -206,11 +283,13 @@ class Gateway:
         if after is None:
             return None
         runtime.state = after
-        if after.mode is not LoopMode.AI:
-            self._drop_pending(name)
+        if after.mode is not before.mode:
+            self._drop_pending(name)  # an AI write never carries into manual, nor an operator's into ai
+        if after.mode not in REMOTE_MODES:
             runtime.remote_confirmed = False
+            runtime.engaged_at = None
             runtime.engage_requested_at = None
-        elif before.mode is not LoopMode.AI:
+        elif before.mode not in REMOTE_MODES:
             runtime.engage_requested_at = now
         if after.mode is LoopMode.FALLBACK and before.mode is not LoopMode.FALLBACK:
             self.counters.fallbacks += 1
@@ -236,6 +315,7 @@ class Gateway:
         self._forget_old_ids(now)
         try:
             await self._read(now)
+            self._supervise_scan(now)
             await self._beat(now)
             await self._reconcile_modes(now)
             await self._apply_pending(now)
@@ -243,6 +323,42 @@ class Gateway:
             log.exception("scan failed")
             self.raise_alarm("SCAN_FAILURE", f"scan failed: {type(error).__name__}", "high", now)
             self.fall_back(self._ai_loops(), "scan failure", now)
+
+    def _supervise_scan(self, now: float) -> None:
+        up = {p for p, link in self.links.items() if link.is_connected}
+        engaged = {n: r.engaged_at for n, r in self.loops.items() if r.engaged_at is not None}
+        ai = {n for n, r in self.loops.items() if r.state.mode is LoopMode.AI and r.remote_confirmed}
+        view = ScanView(self.current_snapshot(), engaged, ai, up, now, self.clock.monotonic())
+        anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now)
+        self.act_on(anomalies, now)
+        current = {f"{a.code.value}:{a.subject}" for a in anomalies}
+        for code in (
+            self._scan_alarms - current
+        ):  # the condition is gone: the alarm clears (the fallback stays)
+            self.clear_alarm(code)
+        self._scan_alarms = current
+
+    def watch_config_file(self, loaded: LoadedConfig) -> None:
+        """Check the file this config came from; a change on disk without a reload is an anomaly."""
+        self.config_file = loaded
+        self.config_changed = None
+
+    def _config_file_anomalies(self, now: float) -> list[Anomaly]:
+        if self.config_file is None:
+            return []
+        if self.config_changed is None and now - self.config_checked_at >= CONFIG_CHECK_INTERVAL_S:
+            self.config_checked_at = now
+            try:
+                digest = hashlib.sha256(self.config_file.path.read_bytes()).hexdigest()
+            except OSError as error:
+                digest = f"unreadable ({error.strerror})"
+            if digest != self.config_file.sha256:
+                self.config_changed = (
+                    f"{self.config_file.path} changed on disk without a reload ({digest[:16]})"
+                )
+        if self.config_changed is None:
+            return []
+        return [Anomaly(AnomalyCode.CONFIG_CHANGED, "config", self.config_changed)]
 
     async def _read(self, now: float) -> None:
         values: dict[str, float] = {}
@@ -295,7 +411,7 @@ class Gateway:
             plc_mode = self.snapshot.values.get(loop.mode)
             if plc_mode is None or loop.mode in self.snapshot.bad_quality:
                 continue
-            if runtime.state.mode is LoopMode.AI:
+            if runtime.state.mode in REMOTE_MODES:
                 await self._hold_remote(name, loop, runtime, plc_mode, now)
             else:
                 await self._hold_local(name, loop, runtime, plc_mode, now)
@@ -306,6 +422,10 @@ class Gateway:
         if plc_mode == PlcMode.REMOTE:
             if not runtime.remote_confirmed:
                 runtime.remote_confirmed = True
+                runtime.engaged_at = now
+                readback = self.snapshot.values.get(loop.working_sp)
+                if readback is not None:
+                    on_engaged(self.plant, self.monitors, name, readback)
                 self._audit(
                     AuditKind.MODE_CHANGE,
                     GATEWAY,
@@ -340,11 +460,46 @@ class Gateway:
                     "after_s": elapsed,
                 }
                 self._audit(AuditKind.MODE_CHANGE, GATEWAY, data, now)
+                self.clear_alarm(f"FALLBACK_UNCONFIRMED:{name}")
                 runtime.release_requested_at = None
             return
         if runtime.release_requested_at is None:
             runtime.release_requested_at = now
+        if (
+            now - runtime.release_requested_at
+            > FALLBACK_DEADLINE_SCANS * self.plant.config.gateway.scan_interval_s
+        ):
+            message = f"PLC loop {name} has not confirmed its local mode"
+            self.raise_alarm(f"FALLBACK_UNCONFIRMED:{name}", message, "high", now)
+        if await self._ramp_to_safe_value(loop, now):
+            return  # still in REMOTE, walking the setpoint to the safe value before releasing
         await self._request_mode(loop, PlcMode.AUTO, now)
+
+    async def _ramp_to_safe_value(self, loop: Loop, now: float) -> bool:
+        """The `safe_value` fallback policy: one legal ramp step toward the safe setpoint per scan.
+
+        Returns False when there is nothing (more) to ramp and the loop can be released to local control.
+        If the gateway dies mid-ramp, the PLC watchdog sheds the loop anyway.
+        """
+        rules = self.plant.config.tags[loop.sp].setpoint
+        readback = self.snapshot.values.get(loop.working_sp)
+        if rules is None or rules.fallback.safe_value is None or readback is None:
+            return False
+        target = rules.fallback.safe_value
+        if abs(readback - target) <= rules.deadband:
+            return False
+        plan = plan_ramp(readback, target, rules, self.plant.write_period_s, readback)
+        if not plan:
+            return False
+        tag = self.plant.config.tags[loop.sp]
+        self._audit(
+            AuditKind.PLC_WRITE, GATEWAY, {"tag": loop.sp, "value": plan[0], "fallback": "safe_value"}, now
+        )
+        try:
+            await self.links[tag.plc].write(loop.sp, plan[0])
+        except FieldError:
+            return False  # cannot ramp: release to local control now
+        return True
 
     async def _request_mode(self, loop: Loop, mode: PlcMode, now: float) -> None:
         link = self.links[self.plant.config.tags[loop.mode_request].plc]
@@ -354,7 +509,13 @@ class Gateway:
     async def _apply_pending(self, now: float) -> None:
         snapshot, history = self.current_snapshot(), self.history()
         for tag_name, pending in list(self.pending.items()):
-            decision = revalidate(pending.proposal, snapshot, self.plant, history, now)
+            if pending.operator is None:
+                decision = revalidate(pending.proposal, snapshot, self.plant, history, now)
+            else:
+                decision = validate_operator_setpoint(pending.proposal, snapshot, self.plant, history, now)
+            if decision.codes == (ReasonCode.NO_CHANGE,):  # the setpoint is where it was asked to go
+                del self.pending[tag_name]
+                continue
             if not decision.is_write or decision.value is None:
                 if ReasonCode.WRITE_TOO_FREQUENT not in decision.codes:  # wait for the next scan
                     del self.pending[tag_name]
@@ -376,7 +537,8 @@ class Gateway:
             "proposal_id": pending.proposal.id,
             "decision_seq": pending.decision_seq,
         }
-        self._audit(AuditKind.PLC_WRITE, GATEWAY, data, now)
+        if self._audit(AuditKind.PLC_WRITE, GATEWAY, data, now) < 0:
+            return  # nothing reaches a PLC that the trail has not recorded
         try:
             readback = await self.links[tag.plc].write(tag_name, value)
         except (FieldError, LinkDown) as error:
@@ -418,41 +580,68 @@ class Gateway:
 
     # ------------------------------------------------------------------------------------------ alarms, audit
 
-    def raise_alarm(self, code: str, message: str, priority: str, now: float) -> None:
-        alarm = self.alarms.get(code)
-        if alarm is None or not alarm.active:
-            self.alarms[code] = Alarm(code, message, priority, 1, now, now)
-            self._audit(
-                AuditKind.ALARM, GATEWAY, {"code": code, "message": message, "priority": priority}, now
-            )
-        else:
-            alarm.count += 1
-            alarm.last_at = now
+    def raise_alarm(self, code: str, message: str, priority: str, now: float) -> bool:
+        """Raise or count up an alarm; a newly active one is audited (repeats are counted, not recorded)."""
+        if not self.alarms.raise_(code, message, priority, now):
+            return False
+        self._audit(AuditKind.ALARM, GATEWAY, {"code": code, "message": message, "priority": priority}, now)
+        return True
 
     def clear_alarm(self, code: str) -> None:
-        alarm = self.alarms.get(code)
-        if alarm is not None:
-            alarm.active = False
+        self.alarms.clear(code)
+
+    def act_on(self, anomalies: Sequence[Anomaly], now: float) -> None:
+        """Alarm, quarantine and fall back for each anomaly; the trail gets each condition once."""
+        for anomaly in anomalies:
+            code = f"{anomaly.code.value}:{anomaly.subject}"
+            priority = "high" if anomaly.fallback else "medium"
+            if self.raise_alarm(code, anomaly.detail, priority, now):
+                data = {"anomaly": anomaly.code.value, "subject": anomaly.subject, "detail": anomaly.detail}
+                self._audit(AuditKind.ANOMALY, GATEWAY, data, now)
+            if anomaly.quarantine and anomaly.subject not in self.quarantined:
+                self.quarantined.add(anomaly.subject)
+                self._audit(
+                    AuditKind.ANOMALY,
+                    GATEWAY,
+                    {"quarantined": anomaly.subject, "because": anomaly.code.value},
+                    now,
+                )
+            if anomaly.fallback:
+                loops = [
+                    n for n in affected_loops(self.plant, anomaly) if self.loops[n].state.mode in REMOTE_MODES
+                ]
+                self.fall_back(loops, f"{anomaly.code.value}: {anomaly.detail}", now)
+
+    def heartbeat_from(self, engine: str) -> None:
+        """An engine's heartbeat: alive, nothing to propose (no audit record: it changes nothing)."""
+        on_heartbeat(self.monitors, engine, self.clock.now())
+
+    def note_refusal(self, engine: str) -> None:
+        """An engine's request refused for its rate (HTTP 429): floods are an anomaly of their own."""
+        on_refusal(self.plant, self.monitors, engine, self.clock.now())
 
     def _audit(self, kind: str, actor: str, data: dict[str, Any], now: float) -> int:
-        return self._audit_many([(kind, actor, data)], now)[0]
+        """Record one entry; -1 when the trail cannot (the gateway has then closed the AI path)."""
+        seqs = self._audit_many([(kind, actor, data)], now)
+        return seqs[0] if seqs else -1
 
-    def _audit_many(self, entries: list[tuple[str, str, dict[str, Any]]], now: float) -> list[int]:
+    def _audit_many(self, entries: list[tuple[str, str, dict[str, Any]]], now: float) -> list[int] | None:
+        """Record entries in one durable transaction; None when the trail cannot."""
+        if self.audit_failed:
+            return None
         try:
             records = self.audit.append_many(
                 [AuditEntry(kind, actor, data, now) for kind, actor, data in entries]
             )
         except AuditStoreError as error:
             self._audit_failure(str(error), now)
-            raise AuditUnavailable from error
+            return None
         return [record.seq for record in records]
 
     def _audit_failure(self, detail: str, now: float) -> None:
         """Without a trail the AI path is closed: every loop back to conventional control."""
         self.audit_failed = True
-        self.alarms["AUDIT_FAILURE"] = Alarm(
-            "AUDIT_FAILURE", f"audit trail unavailable: {detail}", "high", 1, now, now
-        )
+        self.alarms.raise_("AUDIT_FAILURE", f"audit trail unavailable: {detail}", "high", now)
         for runtime in self.loops.values():
             runtime.state = LoopState(LoopMode.FALLBACK, True, "audit trail unavailable")
         self.pending.clear()

@@ -94,6 +94,7 @@ class GatewayService:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.audit = AuditStore(data_dir, key=audit_key_from_env(os.environ))
         self.gateway = Gateway(compile_plant(config), links or build_links(config), self.audit, self.clock)
+        self.gateway.watch_config_file(loaded)
         self.api_port = config.gateway.api.port if api_port is None else api_port
         self.hmi_port = config.gateway.hmi.port if hmi_port is None else hmi_port
         self.api: Listener | None = None

@@ -175,3 +175,38 @@ async def test_approved_value_revalidated_before_the_write(gateway: Gateway, fak
     gateway.decide_approval("operator", "rec-1", proposal_digest(item), approve=True)
     await gateway.scan(gateway.clock.now() + 1)
     assert written(fake) == []
+
+
+async def test_manual_setpoint_written_through_the_rules(gateway: Gateway, fake: FakeLink):
+    await engaged(gateway)
+    gateway.operator_action("operator", ["LIC-101"], ModeEvent.MANUAL, "taking over")
+    await gateway.scan(gateway.clock.now() + 1)
+    assert gateway.set_manual_setpoint("operator", "LIC-101", 900.0).verdict is Verdict.REJECTED
+    assert gateway.set_manual_setpoint("operator", "LIC-101", 650.4).verdict is Verdict.ACCEPTED
+    await gateway.scan(gateway.clock.now() + 2)
+    assert written(fake) == [pytest.approx(650.4)]
+    (ai,) = gateway.submit([proposal(gateway, 650.2)])
+    assert ReasonCode.MODE_BLOCKED in ai.decision.codes
+
+
+async def test_lift_quarantine_and_acknowledge_alarm_audited(gateway: Gateway, fake: FakeLink):
+    await engaged(gateway)
+    gateway.quarantined.add("optimizer")
+    assert gateway.lift_quarantine("operator", "optimizer", "engine fixed")
+    fake.down = True
+    await gateway.scan(gateway.clock.now() + 1)
+    assert gateway.acknowledge_alarm("operator", "PLC_LINK_LOST:plc1")
+    assert gateway.alarms["PLC_LINK_LOST:plc1"].acknowledged_by == "operator"
+    events = [r.data["event"] for r in gateway.audit.records() if r.kind == "operator_action"]
+    assert events[-2:] == ["lift_quarantine", "acknowledge_alarm"]
+
+
+async def test_reload_config_returns_loops_to_fallback_and_records_hash(gateway: Gateway):
+    from otgate.config_file import load_config_file
+    from tests.conftest import PLANT_CONFIGS
+
+    await engaged(gateway)
+    gateway.reload_config("engineer", load_config_file(PLANT_CONFIGS / "tank.yaml"))
+    assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
+    record = [r for r in gateway.audit.records() if r.kind == "config_load"][-1]
+    assert len(record.data["sha256"]) == 64 and record.actor == "operator:engineer"

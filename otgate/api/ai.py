@@ -87,6 +87,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         bucket = buckets.get(name) or TokenBucket.full(engine.max_requests_per_s, engine.burst, now)
         buckets[name], wait = bucket.take(now, cost)
         if wait > 0:
+            gateway.note_refusal(name)
             raise ApiError(429, "rate_limited", headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
     @app.post("/v1/recommendations", response_model=DecisionsOut)
@@ -111,6 +112,14 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
                 for a in answers
             ]
         )
+
+    @app.post("/v1/heartbeat")
+    async def heartbeat(request: Request) -> dict[str, str]:
+        """An engine with nothing to propose says it is alive, so it is not taken for silent."""
+        name, engine = authenticate(request)
+        throttle(name, engine, 1)
+        gateway.heartbeat_from(name)
+        return {"status": "ok"}
 
     @app.get("/v1/tags")
     async def tags(request: Request) -> dict[str, Any]:
@@ -138,6 +147,11 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
                 n: {"mode": gateway.loops[n].state.mode.value, "latched": gateway.loops[n].state.latched}
                 for n in sorted(loops)
             },
+            "alarms": [
+                {"code": a.code, "priority": a.priority, "count": a.count}
+                for a in gateway.alarms.values()
+                if a.active
+            ],
         }
 
     @app.get("/healthz")

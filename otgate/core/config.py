@@ -199,6 +199,9 @@ class SetpointRules(Model):
     autonomy: Autonomy = Autonomy.ADVISORY
     on_rate_violation: RatePolicy = RatePolicy.REJECT
     fallback: FallbackPolicy
+    # Net drift of the AI's setpoint from where it was when AI control was engaged: beyond it -> DRIFT.
+    # Catches "salami" moves spread over longer than the change-budget window.
+    max_drift: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _check_bands(self) -> Self:
@@ -210,6 +213,18 @@ class SetpointRules(Model):
         if safe is not None and not self.limits.contains(safe):
             raise ValueError(f"fallback safe_value {safe} lies outside the hard limits")
         return self
+
+
+class MeasurementMonitor(Model):
+    """Plausibility checks on a process value. Any failure is an anomaly: the loops that rely on this
+    measurement go back to conventional control."""
+
+    alarm: Band | None = None  # outside this band -> PV_ALARM
+    max_rate_per_s: PositiveFloat | None = None  # changing faster than the process can -> PV_RATE
+    frozen_after_s: PositiveFloat | None = None  # bit-identical for this long -> PV_FROZEN
+    fail_low: FiniteFloat | None = None  # at or below (a dropped-out transmitter) -> PV_FAIL_LOW
+    redundant_with: TagName | None = None  # a second sensor of the same quantity ...
+    max_disagreement: PositiveFloat | None = None  # ... and how far the two may differ -> PV_DISAGREE
 
 
 class Tag(Model):
@@ -224,6 +239,7 @@ class Tag(Model):
     opcua: OpcUaAddress | None = None
     description: str = ""
     setpoint: SetpointRules | None = None
+    monitor: MeasurementMonitor | None = None
 
     @field_validator("scale")
     @classmethod
@@ -246,6 +262,8 @@ class Tag(Model):
             self._check_representable(self.setpoint.limits)
         elif self.setpoint is not None:
             raise ValueError(f"only setpoint tags take a 'setpoint' section, not {self.kind} tags")
+        if self.monitor is not None and self.kind is not TagKind.MEASUREMENT:
+            raise ValueError(f"only measurement tags take a 'monitor' section, not {self.kind} tags")
         if self.access is Access.WRITE and self.kind not in GATEWAY_WRITABLE_KINDS:
             raise ValueError(f"a {self.kind} tag cannot be writable")
         if self.modbus and self.access is Access.WRITE and self.modbus.table is ModbusTable.INPUT:
@@ -273,6 +291,8 @@ class Loop(Model):
     mode: TagName  # actual PLC loop mode (read)
     mode_request: TagName  # mode the gateway asks for (write): the local/remote handshake
     description: str = ""
+    max_deviation: PositiveFloat | None = None  # |PV - SP| above this while AI drives the loop ...
+    deviation_time_s: PositiveFloat = 300.0  # ... for this long -> PV_SP_DEVIATION
 
 
 class Interlock(Model):
@@ -301,6 +321,21 @@ class Interlock(Model):
 SHA256_HEX = r"^sha256:[0-9a-f]{64}$"
 
 
+class EngineMonitor(Model):
+    """When an engine's behaviour stops looking like a sane optimiser, its loops go back to conventional
+    control (and, for bursts of rejections, the engine is quarantined until an operator lifts it)."""
+
+    silent_after_s: PositiveFloat | None = (
+        None  # no recommendation for this long -> ENGINE_SILENT (default stale_after_s)
+    )
+    rejection_burst: int = Field(10, ge=1)  # this many rejections ...
+    rejection_window_s: PositiveFloat = 60.0  # ... within this window -> REJECTION_BURST
+    max_reversals: int = Field(4, ge=1)  # more setpoint direction reversals than this ...
+    reversal_window_s: PositiveFloat = 600.0  # ... within this window -> OSCILLATION
+    flood_refusals: int = Field(50, ge=1)  # this many requests refused for rate (429) ...
+    flood_window_s: PositiveFloat = 60.0  # ... within this window -> FLOOD
+
+
 class Engine(Model):
     token_sha256: Annotated[str, Field(pattern=SHA256_HEX)]
     writes: list[TagName] = Field(default_factory=list)
@@ -311,6 +346,7 @@ class Engine(Model):
     max_basis_age_s: PositiveFloat = 10.0
     allowed_model_digests: list[Annotated[str, Field(pattern=SHA256_HEX)]] | None = None
     description: str = ""
+    monitor: EngineMonitor = EngineMonitor()
 
 
 class Role(StrEnum):
@@ -378,6 +414,7 @@ class Problem:
 def reference_problems(config: PlantConfig) -> list[Problem]:
     """Checks that span sections: every name a section uses must exist and be of the right kind."""
     return [
+        *_monitor_problems(config),
         *_deadband_problems(config),
         *_plc_problems(config),
         *_overlap_problems(config.tags),
@@ -511,4 +548,19 @@ def _deadband_problems(config: PlantConfig) -> list[Problem]:
         if rules.deadband >= smallest:
             message = f"deadband {rules.deadband:g} must be below the smallest legal step {smallest:g}"
             problems.append(Problem(("tags", name, "setpoint", "deadband"), message))
+    return problems
+
+
+def _monitor_problems(config: PlantConfig) -> list[Problem]:
+    problems = []
+    for name, tag in config.tags.items():
+        monitor = tag.monitor
+        if monitor is None or monitor.redundant_with is None:
+            continue
+        path = ("tags", name, "monitor", "redundant_with")
+        partner = config.tags.get(monitor.redundant_with)
+        if partner is None or partner.kind is not TagKind.MEASUREMENT:
+            problems.append(Problem(path, f"'{monitor.redundant_with}' must be a measurement tag"))
+        elif monitor.max_disagreement is None:
+            problems.append(Problem(path, "a redundant sensor needs max_disagreement"))
     return problems

@@ -109,9 +109,11 @@ def check_plc_available(snapshot: Snapshot, tags: Sequence[str], max_age_s: floa
     return NONE
 
 
-def check_mode(loop_name: str, mode_tag: str, snapshot: Snapshot) -> Reasons:
+def check_mode(
+    loop_name: str, mode_tag: str, snapshot: Snapshot, required: LoopMode = LoopMode.AI
+) -> Reasons:
     mode = snapshot.loop_modes.get(loop_name, LoopMode.FALLBACK)
-    if mode is not LoopMode.AI:
+    if mode is not required:
         return _fail(ReasonCode.MODE_BLOCKED, f"loop {loop_name} is in {mode} mode")
     if snapshot.values.get(mode_tag) != PlcMode.REMOTE:
         return _fail(ReasonCode.MODE_BLOCKED, f"PLC loop {loop_name} is not in REMOTE")

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from otgate.core.config import Autonomy, RatePolicy, SetpointRules, TagKind
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
+from otgate.core.modes import LoopMode
 from otgate.core.plant import Plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
 from otgate.core.rules import (
@@ -64,6 +65,24 @@ def revalidate(
     return _validate(fresh, snapshot, plant, current, now, at_submission=False)
 
 
+def validate_operator_setpoint(
+    proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float
+) -> Decision:
+    """An operator's own setpoint for a loop in `manual`: the tag, value and process rules of the chain.
+
+    Engine identity, freshness and autonomy do not apply to a person at the HMI; hard limits, read-back
+    availability, the PLC being in REMOTE, interlocks, deadband, move, rate and change budget do, and a
+    large move becomes a ramp under the tag's policy. Called again at each write, like `revalidate`.
+    """
+    tag = plant.tag(proposal.tag)
+    if tag is None or tag.setpoint is None:
+        reasons = [*check_known_tag(proposal, tag), *(check_writable(tag) if tag else ())]
+        return _rejected(proposal, reasons)
+    return _validate_setpoint(
+        proposal, tag.setpoint, Autonomy.AUTONOMOUS, 0.0, snapshot, plant, history, now, [], LoopMode.MANUAL
+    )
+
+
 def _validate(
     proposal: Proposal,
     snapshot: Snapshot,
@@ -91,7 +110,7 @@ def _validate(
     autonomy = tag.setpoint.autonomy if at_submission else Autonomy.AUTONOMOUS
     grace_s = plant.write_period_s if at_submission else 0.0
     return _validate_setpoint(
-        proposal, tag.setpoint, autonomy, grace_s, snapshot, plant, history, now, reasons
+        proposal, tag.setpoint, autonomy, grace_s, snapshot, plant, history, now, reasons, LoopMode.AI
     )
 
 
@@ -105,6 +124,7 @@ def _validate_setpoint(
     history: History,
     now: float,
     reasons: list[Reason],
+    required_mode: LoopMode,
 ) -> Decision:
     value = proposal.value
     finite = math.isfinite(value)
@@ -117,7 +137,7 @@ def _validate_setpoint(
     if unavailable:
         return _rejected(proposal, reasons + list(unavailable))
     readback = snapshot.values[loop.working_sp]
-    reasons += check_mode(loop_name, loop.mode, snapshot)
+    reasons += check_mode(loop_name, loop.mode, snapshot, required_mode)
     if not finite:
         return _rejected(proposal, reasons)
     reasons += check_interlocks(value, readback, plant, proposal.tag, snapshot)

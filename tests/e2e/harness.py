@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +63,34 @@ class Harness:
     def submit(self, *proposals: Proposal) -> list[Answer]:
         return self.gateway.submit(list(proposals))
 
+    def keepalive(self, engine: str = "optimizer") -> None:
+        """An engine that is alive and content: it proposes each setpoint where it already is (NO_CHANGE)."""
+        for tag in self.gateway.plant.config.engines[engine].writes:
+            loop = self.gateway.plant.loop_by_setpoint[tag][1]
+            value = self.gateway.snapshot.values.get(loop.working_sp)
+            if value is not None:
+                self.submit(self.propose(tag, value, engine))
+
     def writes_to(self, tag: str) -> list[WriteRecord]:
         return [w for w in self.sim.write_log if w.tag == tag]
 
     def setpoint(self, loop: str) -> float:
         return self.gateway.snapshot.values[self.gateway.plant.config.loops[loop].working_sp]
+
+
+async def pointed_at_port(h: Harness, port: int, timeout_s: float) -> None:
+    """Re-point the gateway's Modbus link (e.g. through a fault proxy), with a short request timeout."""
+    config = h.gateway.plant.config
+    plcs = {}
+    for name, plc in config.plcs.items():
+        modbus = plc.modbus.model_copy(update={"port": port, "timeout_s": timeout_s}) if plc.modbus else None
+        plcs[name] = plc.model_copy(update={"modbus": modbus})
+    config = config.model_copy(update={"plcs": plcs})
+    for link in h.gateway.links.values():
+        await link.close()
+    h.gateway.links = build_links(config)
+    h.gateway.plant = compile_plant(config)
+    await h.step()
 
 
 @asynccontextmanager
@@ -77,6 +100,7 @@ async def running(
     protocol: Protocol = Protocol.MODBUS,
     seed: int = 1,
     ignoring: frozenset[str] = frozenset(),
+    adjust: Callable[[PlantConfig], PlantConfig] | None = None,
 ) -> AsyncIterator[Harness]:
     """`ignoring`: tags whose writes the PLC accepts and silently drops (a faulty PLC program or card)."""
     sim = Simulation(plant, seed=seed)
@@ -86,6 +110,8 @@ async def running(
     async with SimRuntime(plc, modbus_port=0, opcua_port=opcua_port) as runtime:
         plc.republish = runtime.publish
         config = pointed(load_config(PLANT_CONFIGS / f"{plant}.yaml"), runtime, protocol)
+        if adjust is not None:
+            config = adjust(config)
         clock = ManualClock(1_800_000_000.0)
         store = AuditStore(data_dir, None)
         gateway = Gateway(compile_plant(config), build_links(config), store, clock)
