@@ -117,6 +117,7 @@ class Gateway:
         self.config_checked_at = -math.inf
         self.counters = Counters()
         self.heartbeat = 0
+        self.last_beat_at = -math.inf
         self.manual_ids = 0
         self.scans = 0
         self.snapshot = Snapshot(taken_at=-math.inf, values={}, plc_available=False)
@@ -398,6 +399,10 @@ class Gateway:
         self.fall_back([n for n in loops if self.loops[n].state.mode is LoopMode.AI], "PLC link lost", now)
 
     async def _beat(self, now: float) -> None:
+        """Beat the PLC watchdog every `heartbeat_period_s` (at most once per scan)."""
+        if now - self.last_beat_at < self.plant.config.gateway.heartbeat_period_s - 1e-6:
+            return
+        self.last_beat_at = now
         self.heartbeat = (self.heartbeat + 1) % 65536
         for plc_name, plc in self.plant.config.plcs.items():
             link = self.links[plc_name]

@@ -37,9 +37,10 @@ async def test_gateway_in_fallback_asks_plc_for_local_mode(gateway: Gateway, fak
     assert ("LIC-101.MODE_REQ", float(PlcMode.AUTO)) in [(w.tag, w.value) for w in fake.writes]
 
 
-async def test_gateway_beats_heartbeat_every_scan(gateway: Gateway, fake: FakeLink):
-    for _ in range(3):
-        await gateway.scan(gateway.clock.now())
+async def test_gateway_beats_heartbeat_once_per_period(gateway: Gateway, fake: FakeLink):
+    for k in range(3):
+        await gateway.scan(gateway.clock.now() + k)
+        await gateway.scan(gateway.clock.now() + k + 0.5)  # a second scan within the heartbeat period
     assert [w.value for w in fake.writes if w.tag == "PLC.HEARTBEAT"] == [1.0, 2.0, 3.0]
 
 
