@@ -247,6 +247,12 @@ class AuditStore:
     def count(self) -> int:
         return int(self._select("SELECT count(*) FROM audit", ())[0][0])
 
+    def first_seq_since(self, at: float) -> int:
+        """The first seq recorded at or after `at` (one past the last when none), to read a recent tail."""
+        rows = self._select("SELECT min(seq) FROM audit WHERE at >= ?", (at,))
+        first = rows[0][0] if rows else None
+        return int(first) if first is not None else self.count() + 1
+
     def verify(self, checkpoint: Checkpoint | None = None) -> Verification:
         """The whole chain from seq 1 (UnreadableRecordError if a row is not a record at all)."""
         return verify(self.records(), self._key, checkpoint=checkpoint)

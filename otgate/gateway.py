@@ -617,6 +617,16 @@ class Gateway:
                 ]
                 self.fall_back(loops, f"{anomaly.code.value}: {anomaly.detail}", now)
 
+    def recover(self) -> int:
+        """After a start: remember the recommendation ids of the replay window from the trail, so a
+        recommendation answered before a crash or restart is still refused as a replay. Returns how many."""
+        now = self.clock.now()
+        horizon = now - self.plant.config.gateway.replay_window_s
+        for record in self.audit.records(self.audit.first_seq_since(horizon)):
+            if record.kind == AuditKind.RECOMMENDATION and isinstance(record.data.get("id"), str):
+                self.seen_ids[str(record.data["id"])] = record.at
+        return len(self.seen_ids)
+
     def heartbeat_from(self, engine: str) -> None:
         """An engine's heartbeat: alive, nothing to propose (no audit record: it changes nothing)."""
         on_heartbeat(self.monitors, engine, self.clock.now())

@@ -123,9 +123,9 @@ class GatewayService:
             {"file": str(self.loaded.path), "sha256": self.loaded.sha256, "plant": config.plant},
             now,
         )
-        self.audit.append(
-            AuditKind.GATEWAY_START, GATEWAY, {"loops": {n: "fallback" for n in config.loops}}, now
-        )
+        remembered = self.gateway.recover()
+        start = {"loops": {n: "fallback" for n in config.loops}, "replay_ids_recovered": remembered}
+        self.audit.append(AuditKind.GATEWAY_START, GATEWAY, start, now)
         self.hmi = await start_listener(create_hmi_app(self.gateway), config.gateway.hmi.host, self.hmi_port)
         self.api = await start_listener(create_ai_app(self.gateway), config.gateway.api.host, self.api_port)
         self._scanning = asyncio.create_task(self._scan_forever())

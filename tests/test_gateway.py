@@ -211,3 +211,21 @@ async def test_reload_config_returns_loops_to_fallback_and_records_hash(gateway:
     assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
     record = [r for r in gateway.audit.records() if r.kind == "config_load"][-1]
     assert len(record.data["sha256"]) == 64 and record.actor == "operator:engineer"
+
+
+async def test_recover_remembers_recent_ids_across_a_restart(gateway: Gateway, fake: FakeLink):
+    await engaged(gateway)
+    gateway.submit([proposal(gateway, 650.4, "before-restart")])
+    restarted = Gateway(gateway.plant, {"plc1": fake}, gateway.audit, gateway.clock)
+    assert restarted.recover() == 1
+    await engaged(restarted)
+    (answer,) = restarted.submit([proposal(restarted, 650.4, "before-restart")])
+    assert ReasonCode.REPLAY in answer.decision.codes
+
+
+async def test_recover_forgets_ids_older_than_the_replay_window(gateway: Gateway, fake: FakeLink):
+    gateway.submit([proposal(gateway, 650.4, "old")])
+    clock = gateway.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(gateway.plant.config.gateway.replay_window_s + 1)
+    assert Gateway(gateway.plant, {"plc1": fake}, gateway.audit, clock).recover() == 0
