@@ -162,9 +162,18 @@ class Gateway:
             if decision.is_write:
                 self.pending[proposal.tag] = PendingWrite(proposal, record)
             elif decision.verdict is Verdict.PENDING_APPROVAL:
-                self.awaiting[proposal.id] = AwaitingApproval(proposal, text, now, record)
+                self._await_approval(AwaitingApproval(proposal, text, now, record), now)
             answers.append(Answer(decision, record))
         return answers
+
+    def _await_approval(self, item: AwaitingApproval, now: float) -> None:
+        self.awaiting[item.proposal.id] = item
+        while len(self.awaiting) > self.plant.config.gateway.max_awaiting_approval:
+            oldest = next(iter(self.awaiting))
+            del self.awaiting[oldest]
+            self._audit(
+                AuditKind.APPROVAL, GATEWAY, {"id": oldest, "outcome": "expired", "why": "queue full"}, now
+            )
 
     def _supervise_answers(
         self, proposals: Sequence[Proposal], decisions: Sequence[Decision], now: float
@@ -513,7 +522,11 @@ class Gateway:
 
     async def _apply_pending(self, now: float) -> None:
         snapshot, history = self.current_snapshot(), self.history()
+        settings = self.plant.config.gateway
+        budget = max(1, int(settings.max_plc_writes_per_s * settings.scan_interval_s))
         for tag_name, pending in list(self.pending.items()):
+            if budget == 0:
+                break  # the global write cap: the rest wait for the next scan, oldest first
             if pending.operator is None:
                 decision = revalidate(pending.proposal, snapshot, self.plant, history, now)
             else:
@@ -529,6 +542,7 @@ class Gateway:
                     )
                 continue
             await self._write_setpoint(tag_name, decision.value, pending, now)
+            budget -= 1
             if decision.verdict is Verdict.ACCEPTED:
                 self.pending.pop(tag_name, None)
 

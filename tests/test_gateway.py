@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from otgate.audit_store import AuditStoreError
@@ -229,3 +231,56 @@ async def test_recover_forgets_ids_older_than_the_replay_window(gateway: Gateway
     assert isinstance(clock, ManualClock)
     clock.advance(gateway.plant.config.gateway.replay_window_s + 1)
     assert Gateway(gateway.plant, {"plc1": fake}, gateway.audit, clock).recover() == 0
+
+
+async def test_global_write_cap_defers_the_rest_to_the_next_scan(tmp_path: Path):
+    from otgate.audit_store import AuditStore
+    from otgate.config_file import load_config
+    from tests.conftest import PLANT_CONFIGS
+
+    config = load_config(PLANT_CONFIGS / "ricker.yaml")
+    config = config.model_copy(
+        update={
+            "gateway": config.gateway.model_copy(
+                update={"max_plc_writes_per_s": 1.0, "heartbeat_period_s": 1e6}
+            )
+        }
+    )
+    remote = float(PlcMode.REMOTE)
+    plc = FakeLink(
+        config.tags,
+        {
+            "PT-201": 2700.0,
+            "AT-201": 47.0,
+            "FT-204": 100.0,
+            "PIC-201.SP": 2700.0,
+            "AIC-201.SP": 47.0,
+            "PIC-201.MODE": remote,
+            "AIC-201.MODE": remote,
+        },
+    )
+    with AuditStore(tmp_path, None) as store:
+        gateway = Gateway(compile_plant(config), {"plc1": plc}, store, ManualClock(1_800_000_000.0))
+        await gateway.scan(gateway.clock.now())
+        gateway.operator_action("operator", ["PIC-201", "AIC-201"], ModeEvent.ENGAGE, "test")
+        await gateway.scan(gateway.clock.now())
+        now = gateway.clock.now()
+        gateway.submit(
+            [
+                Proposal("p", "optimizer", "PIC-201.RSP", 2700.1, now),
+                Proposal("a", "optimizer", "AIC-201.RSP", 47.01, now),
+            ]
+        )
+        setpoints = {"PIC-201.RSP", "AIC-201.RSP"}
+        await gateway.scan(now + 1)
+        assert [w.tag for w in plc.writes if w.tag in setpoints] == ["PIC-201.RSP"]
+        await gateway.scan(now + 2)
+        assert [w.tag for w in plc.writes if w.tag in setpoints] == ["PIC-201.RSP", "AIC-201.RSP"]
+
+
+async def test_approval_queue_bounded_oldest_expires(gateway: Gateway):
+    settings = gateway.plant.config.gateway.model_copy(update={"max_awaiting_approval": 2})
+    gateway.plant = compile_plant(gateway.plant.config.model_copy(update={"gateway": settings}))
+    await engaged(supervised(gateway))
+    gateway.submit([proposal(gateway, 650.4, f"r{k}") for k in range(3)])
+    assert list(gateway.awaiting) == ["r1", "r2"]

@@ -375,6 +375,10 @@ class GatewaySettings(Model):
     replay_window_s: PositiveFloat = 3600.0
     max_batch: int = Field(100, ge=1, le=10_000)
     approval_ttl_s: PositiveFloat = 300.0  # a supervised recommendation not approved by then expires
+    max_awaiting_approval: int = Field(100, ge=1)  # the approval queue is bounded: the oldest expires first
+    # A cap on setpoint writes to all PLCs together, whatever the engines ask: a flood cannot become a
+    # write storm on the field network. The rest wait for the next scan (and are re-validated then).
+    max_plc_writes_per_s: PositiveFloat = 20.0
 
 
 # --------------------------------------------------------------------------------------------------- plant
