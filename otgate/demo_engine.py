@@ -22,7 +22,7 @@ OPTIMA: dict[str, float] = {
     "LIC-101.RSP": 720.0,
     "TIC-101.RSP": 329.5,
     "PIC-201.RSP": 2840.0,
-    "AIC-201.RSP": 55.0,
+    "AIC-201.RSP": 51.0,
     "FIC-204.RSP": 104.0,
 }
 

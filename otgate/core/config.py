@@ -220,7 +220,8 @@ class MeasurementMonitor(Model):
     measurement go back to conventional control."""
 
     alarm: Band | None = None  # outside this band -> PV_ALARM
-    max_rate_per_s: PositiveFloat | None = None  # changing faster than the process can -> PV_RATE
+    max_rate_per_s: PositiveFloat | None = None  # changing faster than the process can ...
+    rate_noise_band: NonNegativeFloat = 0.0  # ... beyond the transmitter's noise between two scans -> PV_RATE
     frozen_after_s: PositiveFloat | None = None  # bit-identical for this long -> PV_FROZEN
     fail_low: FiniteFloat | None = None  # at or below (a dropped-out transmitter) -> PV_FAIL_LOW
     redundant_with: TagName | None = None  # a second sensor of the same quantity ...

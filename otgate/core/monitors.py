@@ -235,9 +235,12 @@ def _rate(
         return None
     if current.value is None or current.at is None or current.at <= previous.at:
         return None
-    rate = (current.value - previous.value) / (current.at - previous.at)
-    if abs(rate) <= limit:
+    elapsed = current.at - previous.at
+    change = current.value - previous.value
+    # Physics bounds the trend; between two samples the transmitter's noise comes on top of it.
+    if abs(change) <= limit * elapsed + monitor.rate_noise_band:
         return None
+    rate = change / elapsed
     detail = f"changing at {rate:+g}/s, faster than the process can ({limit:g}/s)"
     return Anomaly(AnomalyCode.PV_RATE, tag, detail)
 
