@@ -44,9 +44,15 @@ from typing import Any, cast
 
 from asyncua import ua
 from asyncua.common.callback import CallbackType, ServerItemCallback
+from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.crypto.truststore import TrustStore
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.server.internal_server import InternalServer
 from asyncua.server.server import Server
+from asyncua.server.user_managers import UserManager
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.status_codes import StatusCodes
+from cryptography import x509
 
 from otgate.core.config import Access
 from simulator.process_image import ProcessImage
@@ -119,24 +125,130 @@ class NodeSlot:
     writable: bool
 
 
+_POLICY_TYPES = {
+    ("Basic256Sha256", "Sign"): ua.SecurityPolicyType.Basic256Sha256_Sign,
+    ("Basic256Sha256", "SignAndEncrypt"): ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+    ("Aes128_Sha256_RsaOaep", "Sign"): ua.SecurityPolicyType.Aes128Sha256RsaOaep_Sign,
+    ("Aes128_Sha256_RsaOaep", "SignAndEncrypt"): ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt,
+    ("Aes256_Sha256_RsaPss", "Sign"): ua.SecurityPolicyType.Aes256Sha256RsaPss_Sign,
+    ("Aes256_Sha256_RsaPss", "SignAndEncrypt"): ua.SecurityPolicyType.Aes256Sha256RsaPss_SignAndEncrypt,
+}
+
+
 @dataclass(frozen=True)
 class ServerSecurity:
-    """Endpoint security. Only None for now.
+    """Endpoint security of the simulated PLC.
 
-    The seam for Basic256Sha256: add certificate/private-key paths here, and in `apply` await
-    `server.load_certificate(...)` / `server.load_private_key(...)`, pass the Sign/SignAndEncrypt policy
-    types to `set_security_policy`, and install a certificate validator (asyncua accepts any client
-    certificate by default). `application_uri` must then match the certificate's URI SAN.
+    `policy="None"` (the default): one unsecured endpoint, anonymous sessions, for loopback demos.
+
+    Any other policy (the names of the gateway's `security_policy`: Basic256Sha256, Aes128_Sha256_RsaOaep,
+    Aes256_Sha256_RsaPss) with `mode` Sign or SignAndEncrypt: the server offers exactly that one endpoint
+    and no None endpoint, presents `certificate` (DER or PEM, with `private_key`), takes its
+    ApplicationUri from the certificate's URI subjectAltName (a client checks that they match), and
+    accepts a client only if its application certificate is in the trust list `trusted` (a directory of
+    DER/PEM certificates, nothing else in it; asyncua's TrustStore would also take a CA certificate as
+    trusting what it issues, but only self-signed application certificates are tested here). The check
+    happens twice:
+
+    - CreateSession: asyncua's `CertificateValidator` (validity period, URI SAN = the client's
+      ApplicationUri, key usage, extended key usage clientAuth, in the trust list); an untrusted
+      certificate is answered BadCertificateUntrusted.
+    - ActivateSession: a user manager admits only sessions on a secure channel whose client certificate
+      is trusted. asyncua serves discovery on a None channel whatever the configured policies, and
+      would then also create and activate a session there (without a client certificate the validator
+      above is never called): this closes that door. Discovery (GetEndpoints) stays open, as OPC UA
+      requires.
+
+    Identity tokens: anonymous only; the client application is authenticated by its certificate.
     """
 
     policy: str = "None"
+    mode: str = "SignAndEncrypt"
+    certificate: Path | None = None
+    private_key: Path | None = None
+    trusted: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy == "None":
+            return
+        if (self.policy, self.mode) not in _POLICY_TYPES:
+            raise ValueError(f"unsupported security policy/mode {self.policy}/{self.mode}")
+        if self.certificate is None or self.private_key is None or self.trusted is None:
+            raise ValueError(f"security policy {self.policy} needs certificate, private_key and trusted")
+
+    @property
+    def is_secure(self) -> bool:
+        return self.policy != "None"
 
     async def apply(self, server: Server) -> None:
-        if self.policy != "None":
-            raise NotImplementedError(f"security policy {self.policy!r} is not implemented yet")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        # Anonymous only: user names or certificates over an unencrypted channel would be theatre.
+        if not self.is_secure:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+            # Anonymous only: user names or certificates over an unencrypted channel would be theatre.
+            server.set_identity_tokens([ua.AnonymousIdentityToken])
+            return
+        assert self.certificate is not None and self.private_key is not None and self.trusted is not None
+        await server.load_certificate(str(self.certificate))
+        await server.load_private_key(str(self.private_key))
+        certificate = server.iserver.certificate
+        assert certificate is not None
+        await server.set_application_uri(application_uri(certificate))
+        server.set_security_policy([_POLICY_TYPES[(self.policy, self.mode)]])
         server.set_identity_tokens([ua.AnonymousIdentityToken])
+        if not self.trusted.is_dir():
+            raise ValueError(f"trust list {self.trusted} is not a directory")
+        trust_store = TrustStore([self.trusted], [])
+        try:
+            await trust_store.load()
+        except ValueError as error:  # asyncua cannot build an empty store: no client could ever connect
+            raise ValueError(
+                f"trust list {self.trusted}: no usable .der/.pem certificate ({error})"
+            ) from error
+        server.set_certificate_validator(
+            CertificateValidator(
+                CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT,
+                trust_store,
+            )
+        )
+        server.iserver.set_user_manager(_TrustedChannelUsers(trust_store))
+
+
+def application_uri(certificate: x509.Certificate) -> str:
+    """The certificate's (first) URI subjectAltName: an OPC UA application's ApplicationUri."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        san = None
+    uris = san.value.get_values_for_type(x509.UniformResourceIdentifier) if san else []
+    if not uris:
+        raise ValueError(f"certificate {certificate.subject.rfc4514_string()} has no URI subjectAltName")
+    return uris[0]
+
+
+class _TrustedChannelUsers(UserManager):
+    """Admits a session only on a secure channel whose client certificate is in the trust list."""
+
+    def __init__(self, trust_store: TrustStore) -> None:
+        self._trust_store = trust_store
+
+    def get_user(
+        self,
+        iserver: InternalServer,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> User | None:
+        if isinstance(certificate, bytes):  # DER; empty on a None channel
+            try:
+                certificate = x509.load_der_x509_certificate(certificate) if certificate else None
+            except ValueError:
+                certificate = None
+        if not isinstance(certificate, x509.Certificate):
+            _logger.warning("refused a session without a client certificate (security None channel)")
+            return None
+        if not self._trust_store.validate(certificate):
+            _logger.warning("refused a session with an untrusted client certificate")
+            return None
+        return User(role=UserRole.User)
 
 
 class OpcUaServer:
@@ -177,6 +289,10 @@ class OpcUaServer:
         server.allow_remote_admin(False)
         server.disable_clock()  # the 1 Hz clock task makes stop() wait ~0.9 s
         await self._security.apply(server)
+        if server.get_application_uri() == self.namespace_uri:
+            raise ValueError(
+                f"the server certificate's application URI must differ from the namespace URI {self.namespace_uri}"
+            )
         await self._build_address_space(server)
         server.subscribe_server_callback(CallbackType.PostWrite, self._on_post_write)
         self._server = server

@@ -40,6 +40,7 @@ EXPECTED = {
     "insecure_opcua_not_allowed": (18, "needs allow_insecure: true"),
     "safe_value_outside_limits": (65, "safe_value 900.0 lies outside the hard limits"),
     "limit_not_representable": (56, "not representable as int16"),
+    "opcua_secure_without_pinned_server": (18, "needs server_certificate"),
 }
 
 
