@@ -90,7 +90,7 @@ async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say:
                 f"plant      {plant} (simulated PLC on modbus {runtime.endpoints.modbus}, opc ua {runtime.endpoints.opcua_url})"
             )
             say(f"AI API     {service.api_url}/v1/recommendations   (engine token {token})")
-            say(f"HMI        {service.hmi_url}/hmi/api/state   (operator / demo-operator)")
+            say(f"HMI        {service.hmi_url}/hmi   (operator / demo-operator)")
             say(f"audit      {data_dir / 'audit.sqlite3'}")
             engine = DemoEngine(service.api_url, token)
             engine_task = asyncio.create_task(engine.run(stop))
@@ -114,8 +114,12 @@ async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say:
 
 
 async def engage_all(hmi_url: str) -> None:
-    async with httpx.AsyncClient(base_url=hmi_url, auth=DEMO_OPERATOR, timeout=10.0) as client:
-        response = await client.post("/hmi/api/plant/engage", json={"reason": "demo start"})
+    user, password = DEMO_OPERATOR
+    async with httpx.AsyncClient(base_url=hmi_url, timeout=10.0) as client:
+        login = await client.post("/hmi/api/session", json={"user": user, "password": password})
+        login.raise_for_status()
+        headers = {"X-CSRF-Token": login.json()["csrf_token"]}
+        response = await client.post("/hmi/api/plant/engage", json={"reason": "demo start"}, headers=headers)
         response.raise_for_status()
 
 

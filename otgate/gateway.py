@@ -631,6 +631,12 @@ class Gateway:
                 ]
                 self.fall_back(loops, f"{anomaly.code.value}: {anomaly.detail}", now)
 
+    def record_operator_event(self, user: str, kind: str, data: dict[str, Any]) -> bool:
+        """An operator event with no effect on the plant (login, logout, a refused login) into the trail.
+
+        False when the trail cannot record; the gateway has then already closed the AI path."""
+        return self._audit(kind, f"operator:{user}", data, self.clock.now()) >= 0
+
     def recover(self) -> int:
         """After a start: remember the recommendation ids of the replay window from the trail, so a
         recommendation answered before a crash or restart is still refused as a replay. Returns how many."""

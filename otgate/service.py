@@ -65,7 +65,15 @@ class Listener:
 
 async def start_listener(app: Callable[..., Any], host: str, port: int) -> Listener:
     server = _QuietServer(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
     )
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(START_TIMEOUT_S):
@@ -126,7 +134,8 @@ class GatewayService:
         remembered = self.gateway.recover()
         start = {"loops": {n: "fallback" for n in config.loops}, "replay_ids_recovered": remembered}
         self.audit.append(AuditKind.GATEWAY_START, GATEWAY, start, now)
-        self.hmi = await start_listener(create_hmi_app(self.gateway), config.gateway.hmi.host, self.hmi_port)
+        hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
+        self.hmi = await start_listener(hmi_app, config.gateway.hmi.host, self.hmi_port)
         self.api = await start_listener(create_ai_app(self.gateway), config.gateway.api.host, self.api_port)
         self._scanning = asyncio.create_task(self._scan_forever())
 

@@ -1,0 +1,232 @@
+"""What the HMI shows: one JSON-able view of the plant, the recent AI traffic and the trends.
+
+The view is read from the gateway's public state and from the audit trail (the only place the last
+recommendation and decision per tag are kept). The trail is read incrementally in a worker thread and
+only its tail when it grows fast (an AI flood must not make the operator's page slow). AI rationale is
+carried as opaque text; the page renders it escaped and labelled "AI-generated, unverified".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from otgate.core.approval import AwaitingApproval
+from otgate.core.audit_chain import AuditKind, AuditRecord
+from otgate.core.modes import PlcMode
+from otgate.gateway import Gateway
+
+TREND_WINDOW_S = 600.0
+TREND_POINTS = 1200
+CATCH_UP_MAX_RECORDS = 2000  # per refresh; beyond that only the newest records are read
+RATIONALE_MAX_CHARS = 2000  # shown; the trail keeps the whole text
+MAX_APPROVALS_SHOWN = 50
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass
+class Trends:
+    """PV and working SP of every loop, one point per scan, over the last `TREND_WINDOW_S`."""
+
+    points: dict[str, deque[tuple[float, float | None, float | None]]] = field(default_factory=dict)
+    last_taken_at: float = -math.inf
+
+    def sample(self, gateway: Gateway) -> bool:
+        snapshot = gateway.snapshot
+        if not math.isfinite(snapshot.taken_at) or snapshot.taken_at <= self.last_taken_at:
+            return False
+        self.last_taken_at = snapshot.taken_at
+        good = {k: v for k, v in snapshot.values.items() if k not in snapshot.bad_quality}
+        for name, loop in gateway.plant.config.loops.items():
+            series = self.points.setdefault(name, deque(maxlen=TREND_POINTS))
+            series.append((snapshot.taken_at, _finite(good.get(loop.pv)), _finite(good.get(loop.working_sp))))
+            while series and snapshot.taken_at - series[0][0] > TREND_WINDOW_S:
+                series.popleft()
+        return True
+
+    def as_dict(self) -> dict[str, list[list[float | None]]]:
+        return {
+            name: [[t for t, _, _ in s], [pv for _, pv, _ in s], [sp for _, _, sp in s]]
+            for name, s in self.points.items()
+        }
+
+    def latest(self) -> dict[str, list[float | None]]:
+        return {name: list(s[-1]) for name, s in self.points.items() if s}
+
+
+@dataclass
+class RecentTraffic:
+    """The last recommendation, decision, approval and confirmed write per tag, read from the trail."""
+
+    by_tag: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tag_of_id: dict[str, str] = field(default_factory=dict)
+    next_seq: int = 1
+
+    def read_new(self, gateway: Gateway) -> list[AuditRecord]:
+        """New trail records since the last call (blocking I/O: call it from a worker thread)."""
+        head = gateway.audit.head
+        if head is None or head.seq < self.next_seq:
+            return []
+        start = max(self.next_seq, head.seq - CATCH_UP_MAX_RECORDS + 1)
+        records = [r for r in gateway.audit.records(start) if r.seq <= head.seq]
+        self.next_seq = head.seq + 1
+        return records
+
+    def apply(self, record: AuditRecord) -> None:
+        data = record.data
+        if record.kind == AuditKind.RECOMMENDATION:
+            tag = str(data.get("tag", ""))
+            self._remember(str(data.get("id", "")), tag)
+            self.by_tag[tag] = {
+                "id": data.get("id"),
+                "engine": record.actor.removeprefix("engine:"),
+                "value": data.get("value"),
+                "at": record.at,
+                "rationale": _clip(data.get("rationale")),
+                "decision": None,
+                "reasons": [],
+                "written_value": None,
+                "approval": None,
+            }
+        elif record.kind == AuditKind.DECISION:
+            self._on_decision(data)
+        elif record.kind == AuditKind.APPROVAL:
+            entry = self._entry_for(str(data.get("id", "")))
+            if entry is not None:
+                entry["approval"] = {"outcome": data.get("outcome"), "by": record.actor}
+        elif record.kind == AuditKind.WRITE_CONFIRMED:
+            self.by_tag.setdefault(str(data.get("tag", "")), {})["confirmed"] = {
+                "value": data.get("value"),
+                "at": record.at,
+            }
+
+    def _on_decision(self, data: Any) -> None:
+        entry = self._entry_for(str(data.get("id", "")))
+        if entry is None:
+            return
+        entry["decision"] = data.get("decision")
+        entry["reasons"] = list(data.get("reasons") or [])
+        entry["written_value"] = data.get("value")
+        entry["revalidated"] = bool(data.get("revalidation"))
+
+    def _entry_for(self, proposal_id: str) -> dict[str, Any] | None:
+        tag = self.tag_of_id.get(proposal_id)
+        entry = self.by_tag.get(tag) if tag is not None else None
+        return entry if entry is not None and entry.get("id") == proposal_id else None
+
+    def _remember(self, proposal_id: str, tag: str) -> None:
+        self.tag_of_id[proposal_id] = tag
+        if len(self.tag_of_id) > 4 * max(1, len(self.by_tag)) + 100:  # keep only ids still shown
+            shown = {str(e.get("id")) for e in self.by_tag.values()}
+            self.tag_of_id = {i: t for i, t in self.tag_of_id.items() if i in shown or i == proposal_id}
+
+
+def _clip(text: Any) -> str | None:
+    if text is None:
+        return None
+    shown = str(text)
+    return shown if len(shown) <= RATIONALE_MAX_CHARS else shown[:RATIONALE_MAX_CHARS] + " […]"
+
+
+def plc_mode_name(value: float | None) -> str | None:
+    if value is None or not math.isfinite(value):
+        return None
+    try:
+        return PlcMode(int(value)).name
+    except ValueError:
+        return f"? ({value:g})"
+
+
+def loop_views(gateway: Gateway, recent: RecentTraffic) -> list[dict[str, Any]]:
+    snapshot = gateway.snapshot
+    good = {k: v for k, v in snapshot.values.items() if k not in snapshot.bad_quality}
+    config = gateway.plant.config
+    views = []
+    for name, runtime in gateway.loops.items():
+        loop = config.loops[name]
+        tag = config.tags[loop.sp]
+        rules = tag.setpoint
+        views.append(
+            {
+                "name": name,
+                "description": loop.description,
+                "pv_tag": loop.pv,
+                "sp_tag": loop.sp,
+                "unit": tag.unit,
+                "pv_unit": config.tags[loop.pv].unit,
+                "pv": _finite(good.get(loop.pv)),
+                "sp": _finite(good.get(loop.working_sp)),
+                "limits": {"lo": rules.limits.lo, "hi": rules.limits.hi} if rules else None,
+                "autonomy": rules.autonomy.value if rules else None,
+                "mode": runtime.state.mode.value,
+                "latched": runtime.state.latched,
+                "mode_reason": runtime.state.reason,
+                "plc_mode": plc_mode_name(good.get(loop.mode)),
+                "last": recent.by_tag.get(loop.sp),
+            }
+        )
+    return views
+
+
+def approval_views(gateway: Gateway, now: float) -> list[dict[str, Any]]:
+    """The live queue, oldest first, at most MAX_APPROVALS_SHOWN (expired items cannot be approved)."""
+    ttl = gateway.plant.config.gateway.approval_ttl_s
+    live = [item for item in gateway.awaiting.values() if now - item.queued_at <= ttl]
+    live.sort(key=lambda item: item.queued_at)
+    return [_approval_view(gateway, item, ttl, now) for item in live[:MAX_APPROVALS_SHOWN]]
+
+
+def _approval_view(gateway: Gateway, item: AwaitingApproval, ttl: float, now: float) -> dict[str, Any]:
+    proposal = item.proposal
+    config = gateway.plant.config
+    found = gateway.plant.loop_by_setpoint.get(proposal.tag)
+    values = gateway.snapshot.values
+    sp = _finite(values.get(found[1].working_sp)) if found else None
+    rules = config.tags[proposal.tag].setpoint if proposal.tag in config.tags else None
+    return {
+        "id": proposal.id,
+        "engine": proposal.engine,
+        "tag": proposal.tag,
+        "loop": found[0] if found else None,
+        "value": _finite(proposal.value),
+        "pv": _finite(values.get(found[1].pv)) if found else None,
+        "sp": sp,
+        "move": proposal.value - sp if sp is not None and math.isfinite(proposal.value) else None,
+        "limits": {"lo": rules.limits.lo, "hi": rules.limits.hi} if rules else None,
+        "model_digest": proposal.model_digest,
+        "rationale": _clip(item.rationale),
+        "digest": item.digest,
+        "expires_in_s": max(0.0, ttl - (now - item.queued_at)),
+    }
+
+
+def plant_view(gateway: Gateway, recent: RecentTraffic, now: float) -> dict[str, Any]:
+    snapshot = gateway.snapshot
+    return {
+        "plant": gateway.plant.config.plant,
+        "at": snapshot.taken_at if math.isfinite(snapshot.taken_at) else None,
+        "plc_available": snapshot.plc_available,
+        "loops": loop_views(gateway, recent),
+        "approvals": approval_views(gateway, now),
+        "alarms": [
+            {
+                "code": a.code,
+                "message": a.message,
+                "priority": a.priority,
+                "count": a.count,
+                "active": a.active,
+                "acknowledged_by": a.acknowledged_by,
+            }
+            for a in gateway.alarms.values()
+        ],
+        "engines": [
+            {"name": name, "quarantined": name in gateway.quarantined}
+            for name in gateway.plant.config.engines
+        ],
+        "counters": dict(vars(gateway.counters)),
+    }
