@@ -71,7 +71,9 @@ class OpcUaConnection(Model):
         if self.security_policy is OpcUaSecurityPolicy.NONE and not self.allow_insecure:
             raise ValueError("security_policy None needs allow_insecure: true")
         if self.security_policy is not OpcUaSecurityPolicy.NONE and not self.server_certificate:
-            raise ValueError(f"security_policy {self.security_policy} needs server_certificate (the pinned server)")
+            raise ValueError(
+                f"security_policy {self.security_policy} needs server_certificate (the pinned server)"
+            )
         if self.security_policy is not OpcUaSecurityPolicy.NONE and not (
             self.certificate and self.private_key
         ):
