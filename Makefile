@@ -20,6 +20,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict otgate
+	$(BIN)/mypy --strict hil
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from hil.cli import add_hil_commands
 from otgate.audit_cli import add_audit_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     add_audit_commands(commands)
+    add_hil_commands(commands)
     return parser
 
 

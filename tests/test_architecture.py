@@ -105,7 +105,9 @@ def test_io_library_imported_only_in_its_adapter(library: str, allowed: set[str]
             assert names, f"{path} imports {library}"
 
 
-@pytest.mark.parametrize("path", python_files("otgate", "simulator", "hil"), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", python_files("otgate", "simulator", "hil"), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_no_unsafe_deserialisation_or_shell(path: Path):
     """Nothing that turns bytes or text into code: no pickle/marshal/shelve, no unsafe YAML, no shell."""
     tree = ast.parse(path.read_text(), str(path))
@@ -114,6 +116,8 @@ def test_no_unsafe_deserialisation_or_shell(path: Path):
         if isinstance(node, ast.Call):
             for keyword in node.keywords:
                 assert not (keyword.arg == "shell" and getattr(keyword.value, "value", False) is True), path
-                assert not (keyword.arg == "typ" and getattr(keyword.value, "value", "") in ("unsafe", "full")), path
+                assert not (
+                    keyword.arg == "typ" and getattr(keyword.value, "value", "") in ("unsafe", "full")
+                ), path
         if isinstance(node, ast.Attribute):
             assert node.attr not in {"unsafe_load", "full_load", "load_all"}, f"{path}:{node.lineno}"

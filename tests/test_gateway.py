@@ -284,3 +284,14 @@ async def test_approval_queue_bounded_oldest_expires(gateway: Gateway):
     await engaged(supervised(gateway))
     gateway.submit([proposal(gateway, 650.4, f"r{k}") for k in range(3)])
     assert list(gateway.awaiting) == ["r1", "r2"]
+
+
+async def test_engine_proposing_while_loop_is_in_fallback_is_not_quarantined(gateway: Gateway):
+    await engaged(gateway)
+    gateway.operator_action("operator", ["LIC-101"], ModeEvent.FALLBACK, "operator takes over")
+    for k in range(30):
+        (answer,) = gateway.submit([proposal(gateway, 650.4, f"r{k}")])
+        assert answer.decision.codes == (ReasonCode.MODE_BLOCKED,)
+    await gateway.scan(gateway.clock.now() + 1)
+    assert gateway.quarantined == set()
+    assert not any(code.startswith("REJECTION_BURST") for code in gateway.alarms)

@@ -14,7 +14,7 @@ SP after AI moves. Infrastructure: PLC restart counter changed, clock jump.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -60,6 +60,7 @@ class EngineState:
     newest_issued_at: float = -math.inf
     issued_advanced_at: float | None = None  # when the newest issue time last moved forward
     rejections: tuple[float, ...] = ()
+    consecutive_rejections: int = 0
     refusals: tuple[float, ...] = ()
 
 
@@ -68,9 +69,19 @@ def _recent(times: Iterable[float], window_s: float, now: float) -> tuple[float,
 
 
 def observe_request(
-    state: EngineState, issued_at: Iterable[float], rejected: int, now: float, window_s: float
+    state: EngineState,
+    issued_at: Iterable[float],
+    verdicts: Sequence[bool | None],
+    now: float,
+    window_s: float,
 ) -> EngineState:
-    """An engine's answered batch: its issue times and how many of its recommendations were rejected."""
+    """An engine's answered batch: its issue times, and per recommendation whether the engine got it wrong
+    (True), right (False) or neither (None: refused for the plant's or the gateway's state)."""
+    rejected = sum(1 for wrong in verdicts if wrong)
+    consecutive = state.consecutive_rejections
+    for wrong in verdicts:
+        if wrong is not None:
+            consecutive = consecutive + 1 if wrong else 0
     newest = max(issued_at, default=-math.inf)
     advanced = state.issued_advanced_at
     if newest > state.newest_issued_at:
@@ -83,6 +94,7 @@ def observe_request(
         newest_issued_at=max(newest, state.newest_issued_at),
         issued_advanced_at=advanced,
         rejections=rejections,
+        consecutive_rejections=consecutive,
     )
 
 
@@ -103,6 +115,9 @@ def check_engine(
     found = []
     if len(_recent(state.rejections, monitor.rejection_window_s, now)) >= monitor.rejection_burst:
         detail = f"{monitor.rejection_burst} or more rejections within {monitor.rejection_window_s:g} s"
+        found.append(Anomaly(AnomalyCode.REJECTION_BURST, name, detail, quarantine=True))
+    elif state.consecutive_rejections >= monitor.consecutive_rejections:
+        detail = f"{state.consecutive_rejections} rejections in a row"
         found.append(Anomaly(AnomalyCode.REJECTION_BURST, name, detail, quarantine=True))
     if len(_recent(state.refusals, monitor.flood_window_s, now)) >= monitor.flood_refusals:
         detail = (

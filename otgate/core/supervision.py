@@ -61,13 +61,11 @@ def on_answers(
     config = plant.config.engines.get(engine)
     if config is None:
         return []
-    rejected = sum(
-        1 for _, d in answers if d.verdict is Verdict.REJECTED and d.codes != (ReasonCode.NO_CHANGE,)
-    )
+    verdicts = [_engine_verdict(d) for _, d in answers]
     issued = [p.issued_at for p, _ in answers]
     current = states.engines.get(engine, EngineState())
     states.engines[engine] = observe_request(
-        current, issued, rejected, now, config.monitor.rejection_window_s
+        current, issued, verdicts, now, config.monitor.rejection_window_s
     )
     anomalies = []
     for proposal, decision in answers:
@@ -82,6 +80,43 @@ def on_answers(
 
 def on_heartbeat(states: MonitorStates, engine: str, now: float) -> None:
     states.engines[engine] = observe_heartbeat(states.engines.get(engine, EngineState()), now)
+
+
+# Rejections that say something about the engine's own output, whatever the plant is doing.
+_ENGINE_FAULTS = frozenset(
+    {
+        ReasonCode.UNKNOWN_TAG,
+        ReasonCode.NOT_AUTHORIZED,
+        ReasonCode.MODEL_NOT_ALLOWED,
+        ReasonCode.READ_ONLY,
+        ReasonCode.NOT_FINITE,
+        ReasonCode.OUT_OF_RANGE,
+        ReasonCode.STALE,
+        ReasonCode.FUTURE,
+        ReasonCode.REPLAY,
+    }
+)
+# Faults measured against the PLC's setpoint: they count only while the engine could act (no MODE_BLOCKED,
+# PLC_UNAVAILABLE or ENGINE_QUARANTINED), since an engine whose loop was taken away drifts off it.
+_MOVEMENT_FAULTS = frozenset(
+    {ReasonCode.MOVE_TOO_LARGE, ReasonCode.RATE_EXCEEDED, ReasonCode.WINDOW_CHANGE_EXCEEDED}
+)
+_CIRCUMSTANCES = frozenset(
+    {ReasonCode.MODE_BLOCKED, ReasonCode.PLC_UNAVAILABLE, ReasonCode.ENGINE_QUARANTINED}
+)
+
+
+def _engine_verdict(decision: Decision) -> bool | None:
+    """True: the engine got it wrong; False: it got it right; None: the outcome says nothing about it
+    (refused for the plant's or the gateway's state, an interlock doing its job, or NO_CHANGE at an optimum)."""
+    if decision.verdict is not Verdict.REJECTED:
+        return False
+    codes = set(decision.codes)
+    if codes & _ENGINE_FAULTS:
+        return True
+    if codes & _MOVEMENT_FAULTS and not codes & _CIRCUMSTANCES:
+        return True
+    return None
 
 
 def on_refusal(plant: Plant, states: MonitorStates, engine: str, now: float) -> None:

@@ -48,21 +48,21 @@ def test_engine_not_engaged_is_never_silent():
 
 
 def test_engine_issue_time_not_advancing_frozen():
-    state = observe_request(EngineState(), [50.0], 0, now=100.0, window_s=60)
+    state = observe_request(EngineState(), [50.0], [False], now=100.0, window_s=60)
     for t in range(101, 140):
-        state = observe_request(state, [50.0], 0, now=float(t), window_s=60)
+        state = observe_request(state, [50.0], [False], now=float(t), window_s=60)
     assert AnomalyCode.AI_FROZEN in codes(check_engine("e", state, ENGINE, engaged_since=90.0, now=140.0))
 
 
 def test_engine_rejection_burst_quarantines():
-    state = observe_request(EngineState(), [1.0] * 10, 10, now=10.0, window_s=60)
+    state = observe_request(EngineState(), [1.0] * 10, [True] * 10, now=10.0, window_s=60)
     (anomaly,) = check_engine("e", state, ENGINE, engaged_since=None, now=10.0)
     assert anomaly.code is AnomalyCode.REJECTION_BURST and anomaly.quarantine
 
 
 def test_engine_rejections_outside_window_forgotten():
-    state = observe_request(EngineState(), [1.0] * 9, 9, now=10.0, window_s=60)
-    state = observe_request(state, [80.0], 1, now=80.0, window_s=60)
+    state = observe_request(EngineState(), [1.0] * 9, [True, False] * 4 + [True], now=10.0, window_s=60)
+    state = observe_request(state, [80.0], [True], now=80.0, window_s=60)
     assert check_engine("e", state, ENGINE, engaged_since=None, now=80.0) == []
 
 
@@ -184,3 +184,20 @@ def test_restart_counter_change():
 
 def test_setpoint_state_default_has_no_baseline():
     assert check_setpoint("t", SetpointState(), 1.0, ENGINE, now=0.0) == []
+
+
+def test_engine_consecutive_rejections_however_slow_quarantine():
+    state = EngineState()
+    for k in range(5):
+        state = observe_request(state, [float(k)], [True], now=k * 30.0, window_s=60)
+    (anomaly,) = check_engine("e", state, ENGINE, engaged_since=None, now=150.0)
+    assert anomaly.code is AnomalyCode.REJECTION_BURST and anomaly.quarantine
+
+
+def test_engine_neutral_rejections_neither_count_nor_reset():
+    state = EngineState()
+    for verdicts in ([True], [None], [True], [None, None], [True], [True]):
+        state = observe_request(state, [1.0], verdicts, now=1.0, window_s=60)
+    assert state.consecutive_rejections == 4
+    state = observe_request(state, [1.0], [False], now=2.0, window_s=60)
+    assert state.consecutive_rejections == 0

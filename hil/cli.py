@@ -1,0 +1,85 @@
+"""`otgate hil run [PATH...] [--report DIR] [--junit FILE] [--protocol modbus|opcua]`.
+
+Runs every scenario file given (directories are expanded to their *.yaml files), prints one progress line
+per scenario on stderr (a bar, the scenario, its verdict and wall time: plain text, so it reads the same
+in a terminal and in a CI log, and needs no extra dependency), writes the HTML report and the JUnit XML,
+and exits 0 only when every assertion of every scenario held (1 when one failed, 2 when a file does not
+load). `--subject passthrough` runs the negative control instead of otgate (every scenario should fail).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
+def add_hil_commands(commands: Any) -> None:
+    """Register `hil run` on the top-level `otgate` subparsers."""
+    hil = commands.add_parser("hil", help="hardware-in-the-loop style scenario runs against the simulator")
+    sub = hil.add_subparsers(dest="hil_command", required=True)
+    run = sub.add_parser("run", help="run scenario files; exit 0 only when every assertion holds")
+    run.add_argument(
+        "paths", nargs="*", type=Path, help=f"scenario files or directories (default {DEFAULT_SCENARIOS})"
+    )
+    run.add_argument(
+        "--report", type=Path, default=None, help="directory for report.html, plots and artefacts"
+    )
+    run.add_argument("--junit", type=Path, default=None, help="JUnit XML output file")
+    run.add_argument(
+        "--protocol", choices=["modbus", "opcua"], default=None, help="override every scenario's"
+    )
+    run.add_argument("--subject", choices=["otgate", "passthrough"], default="otgate", help=argparse.SUPPRESS)
+    run.set_defaults(handler=cmd_hil_run)
+
+
+def cmd_hil_run(args: argparse.Namespace) -> int:
+    # Imported here so that `otgate --help` and the other commands do not pay for the simulator and plots.
+    from hil.report import write_html, write_junit
+    from hil.scenario import ScenarioError, load_scenario, scenario_paths
+    from hil.suite import run_all
+
+    paths = scenario_paths(list(args.paths) or [DEFAULT_SCENARIOS])
+    if not paths:
+        print("otgate hil run: no scenario files found", file=sys.stderr)
+        return 2
+    try:
+        scenarios = [(path, load_scenario(path)) for path in paths]
+    except ScenarioError as error:
+        print(f"otgate hil run: {error}", file=sys.stderr)
+        return 2
+    results = asyncio.run(
+        run_all(
+            scenarios, report=args.report, protocol=args.protocol, subject=args.subject, progress=sys.stderr
+        )
+    )
+    if args.report is not None:
+        page = write_html(results, args.report / "report.html")
+        print(f"report: {page}", file=sys.stderr)
+    if args.junit is not None:
+        write_junit(results, args.junit, args.report)
+        print(f"junit: {args.junit}", file=sys.stderr)
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        for o in r.outcomes:
+            if not o.passed:
+                print(f"FAIL {r.record.scenario.metadata.id}/{o.id}: {o.message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m hil.cli hil run ...`: the same command without the `otgate` entry point."""
+    parser = argparse.ArgumentParser(prog="otgate")
+    add_hil_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""The outputs of `otgate hil run`: one HTML report per run and a JUnit XML file.
+
+HTML: a summary table, then per scenario the trend plot (PNG next to the HTML, referenced by a relative
+path so the directory can be zipped or published as a CI artefact), the pass/fail table with margins and
+first-violation times, and links to the trace, the PLC write log, the audit trail and the events.
+
+JUnit: one <testsuite> per scenario, one <testcase> per assertion. A failure's text is in the `message`
+attribute and again in the element body, because some CI front-ends (GitLab) show only the body.
+Suite properties: seed, plant, protocol, subject, sim_duration_s, trace_sha256, plot.
+"""
+
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.assertions import Outcome
+from hil.record import RunRecord
+
+
+@dataclass
+class ScenarioResult:
+    record: RunRecord
+    outcomes: list[Outcome]
+    source: Path
+    plot: Path | None = None
+    artifacts: dict[str, Path] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+
+def _rel(path: Path | None, base: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _first(o: Outcome) -> str:
+    return "" if o.first_violation_s is None else f"{o.first_violation_s:g} s"
+
+
+def write_html(results: Sequence[ScenarioResult], path: Path, title: str = "otgate HIL report") -> Path:
+    base = path.parent
+    total = sum(len(r.outcomes) for r in results)
+    failed = sum(1 for r in results for o in r.outcomes if not o.passed)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:1.5em;max-width:1200px}"
+        "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
+        "font-size:13px;text-align:left;vertical-align:top}.pass{color:#1a7f37;font-weight:bold}"
+        ".fail{color:#cf222e;font-weight:bold}img{max-width:100%;border:1px solid #ddd}"
+        "code{font-size:12px}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{len(results)} scenarios, {total} assertions, <span class='{'fail' if failed else 'pass'}'>"
+        f"{failed} failed</span>.</p>",
+        "<table><tr><th>scenario</th><th>plant</th><th>protocol</th><th>subject</th><th>result</th>"
+        "<th>assertions</th><th>wall time</th><th>trace sha256</th></tr>",
+    ]
+    for r in results:
+        meta = r.record.scenario.metadata
+        ok = r.passed
+        parts.append(
+            f"<tr><td><a href='#{html.escape(meta.id)}'>{html.escape(meta.id)}</a> {html.escape(meta.title)}</td>"
+            f"<td>{r.record.scenario.plant}</td><td>{r.record.protocol}</td><td>{r.record.subject}</td>"
+            f"<td class='{'pass' if ok else 'fail'}'>{'PASS' if ok else 'FAIL'}</td>"
+            f"<td>{sum(o.passed for o in r.outcomes)}/{len(r.outcomes)}</td><td>{r.record.wall_s:.2f} s</td>"
+            f"<td><code>{r.record.trace_sha256[:16]}</code></td></tr>"
+        )
+    parts.append("</table>")
+    for r in results:
+        parts += _section(r, base)
+    parts.append("</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def _section(r: ScenarioResult, base: Path) -> list[str]:
+    s = r.record.scenario
+    meta = s.metadata
+    out = [
+        f"<h2 id='{html.escape(meta.id)}'>{html.escape(meta.id)}: {html.escape(meta.title)} "
+        f"<span class='{'pass' if r.passed else 'fail'}'>{'PASS' if r.passed else 'FAIL'}</span></h2>",
+        f"<p>{html.escape(meta.description)}</p>",
+        f"<p>plant <b>{s.plant}</b>, seed {s.seed}, {s.duration:g} s simulated, category {meta.category}, "
+        f"source <code>{html.escape(str(r.source))}</code></p>",
+    ]
+    if r.plot is not None:
+        out.append(
+            f"<img src='{html.escape(_rel(r.plot, base))}' alt='trend plot of {html.escape(meta.id)}'>"
+        )
+    else:
+        out.append("<p><i>No plot: matplotlib is not installed.</i></p>")
+    out.append(
+        "<table><tr><th>assertion</th><th>kind</th><th>result</th><th>margin</th><th>first violation</th>"
+        "<th>detail</th></tr>"
+    )
+    for o in r.outcomes:
+        out.append(
+            f"<tr><td><b>{html.escape(o.id)}</b><br>{html.escape(o.title)}</td><td>{o.kind}</td>"
+            f"<td class='{'pass' if o.passed else 'fail'}'>{'PASS' if o.passed else 'FAIL'}</td>"
+            f"<td>{html.escape(o.margin_text)}</td><td>{_first(o)}</td><td>{html.escape(o.detail)}</td></tr>"
+        )
+    out.append("</table>")
+    if r.artifacts:
+        links = " · ".join(
+            f"<a href='{html.escape(_rel(p, base))}'>{html.escape(p.name)}</a>" for p in r.artifacts.values()
+        )
+        out.append(f"<p>Artefacts: {links}</p>")
+    return out
+
+
+def write_junit(results: Sequence[ScenarioResult], path: Path, plot_base: Path | None = None) -> Path:
+    suites = ET.Element("testsuites", name="otgate-hil")
+    for r in results:
+        meta = r.record.scenario.metadata
+        failures = sum(not o.passed for o in r.outcomes)
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"{meta.id} {meta.title}",
+            tests=str(len(r.outcomes)),
+            failures=str(failures),
+            errors="0",
+            skipped="0",
+            time=f"{r.record.wall_s:.3f}",
+        )
+        props = ET.SubElement(suite, "properties")
+        for name, value in (
+            ("seed", str(r.record.scenario.seed)),
+            ("plant", r.record.scenario.plant),
+            ("protocol", r.record.protocol),
+            ("subject", r.record.subject),
+            ("sim_duration_s", f"{r.record.scenario.duration:g}"),
+            ("trace_sha256", r.record.trace_sha256),
+            ("plot", _rel(r.plot, plot_base or path.parent)),
+        ):
+            ET.SubElement(props, "property", name=name, value=value)
+        for o in r.outcomes:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"hil.{meta.id}", name=f"{o.id}: {o.title}", time="0"
+            )
+            if not o.passed:
+                failure = ET.SubElement(case, "failure", message=o.message, type="AssertionFailed")
+                failure.text = o.message
+            else:
+                ET.SubElement(case, "system-out").text = f"margin {o.margin_text}; {o.detail}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    return path
