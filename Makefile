@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench soak clean
+.PHONY: setup test lint typecheck pytest demo bench soak clean fuzz
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ test: lint typecheck pytest
 # 24 simulated hours of normal operation per plant: no anomaly may fire (the suite runs one hour).
 soak: $(STAMP)
 	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/e2e/test_normal_operation.py
+
+# Long property-based fuzz run (schemathesis on both APIs, the gateway state machines); the suite runs a few.
+fuzz: $(STAMP)
+	OTGATE_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q -o timeout=3600 tests/fuzz
 
 demo: $(STAMP)
 	$(BIN)/otgate demo

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from otgate.api.metrics import render_metrics
 from otgate.api.schemas import (
@@ -49,6 +50,22 @@ class ApiError(Exception):
         self.status, self.code, self.fields, self.headers = status, code, fields, headers
 
 
+def _bearer_digest(request: Request) -> str:
+    """`sha256:<hex>` of the bearer token, as configs store it; 401 when there is no bearer token."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+async def on_framework_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """The framework's own 404/405 answers in the project's shape (code + correlation id), Allow kept."""
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return error_response(
+        error.status_code, codes.get(error.status_code, "http_error"), headers=dict(error.headers or {})
+    )
+
+
 def error_response(
     status: int, code: str, fields: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -59,12 +76,15 @@ def error_response(
 
 
 def create_ai_app(gateway: Gateway) -> FastAPI:
-    app = FastAPI(title="otgate AI-facing API", version="1", docs_url=None, redoc_url=None)
+    # No public OpenAPI document: every route but /healthz needs a credential (docs/API.md describes it).
+    app = FastAPI(title="otgate AI-facing API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     buckets: dict[str, TokenBucket] = {}
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, error: ApiError) -> JSONResponse:
         return error_response(error.status, error.code, error.fields, error.headers)
+
+    app.add_exception_handler(StarletteHTTPException, on_framework_error)  # type: ignore[arg-type]
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -72,11 +92,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         return error_response(500, "internal_error")
 
     def authenticate(request: Request) -> tuple[str, Engine]:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
-        digest = "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+        digest = _bearer_digest(request)
         for name, engine in gateway.plant.config.engines.items():
             if hmac.compare_digest(digest, engine.token_sha256):
                 return name, engine
@@ -159,7 +175,10 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        expected = gateway.plant.config.gateway.metrics_token_sha256
+        if expected is None or not hmac.compare_digest(_bearer_digest(request), expected):
+            raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
         return PlainTextResponse(render_metrics(gateway), media_type="text/plain; version=0.0.4")
 
     return app
@@ -219,9 +238,16 @@ def parse_recommendations(body: bytes, max_batch: int) -> list[Recommendation]:
         ]
         raise ApiError(422, "invalid_body", fields=fields) from None
     for item in items:
-        if not math.isfinite(float(item.value)):  # 1e999 parses to inf
+        if not _is_finite_number(item.value):  # 1e999 parses to inf; a 400-digit integer overflows
             raise ApiError(422, "invalid_body", fields=[{"loc": ["value"], "msg": "must be a finite number"}])
     return items
+
+
+def _is_finite_number(value: float | int) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def to_proposal(item: Recommendation, engine: str) -> Proposal:

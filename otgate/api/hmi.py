@@ -23,8 +23,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from otgate.api.ai import ApiError, error_response, parse_json, read_body
+from otgate.api.ai import ApiError, error_response, on_framework_error, parse_json, read_body
 from otgate.api.hmi_actions import add_action_routes
 from otgate.api.hmi_console import MAX_STREAMS, Console, is_cross_origin
 from otgate.api.hmi_sessions import LOCKOUT_FAILURES, LOGIN_COOKIE, SESSION_COOKIE, new_token, same_token
@@ -92,6 +93,7 @@ def create_hmi_app(gateway: Gateway, *, config_path: Path | None = None) -> Fast
     app.state.console = console
     app.add_middleware(SecurityHeaders)
     app.mount("/hmi/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(StarletteHTTPException, on_framework_error)  # type: ignore[arg-type]
     console.ensure_refreshing()
 
     @app.exception_handler(ApiError)

@@ -91,6 +91,7 @@ def add_action_routes(app: FastAPI, console: Console) -> None:
     async def mode_change(request: Request, loops: list[str], action: str) -> dict[str, Any]:
         event = MODE_EVENTS.get(action)
         if event is None:
+            console.require(request, Role.VIEWER)  # who asks is checked before what is asked
             raise ApiError(404, "unknown_action")
         actor = console.require(request, Role.OPERATOR, toward_safety=event in TOWARD_SAFETY)
         reason = reason_of(await json_body(request), required=event is ModeEvent.RESET)
@@ -125,6 +126,7 @@ def add_action_routes(app: FastAPI, console: Console) -> None:
     @app.post("/hmi/api/approvals/{proposal_id}/{answer}")
     async def approval(request: Request, proposal_id: str, answer: str) -> Any:
         if answer not in {"approve", "reject"}:
+            console.require(request, Role.VIEWER)  # who asks is checked before what is asked
             raise ApiError(404, "unknown_action")
         actor = console.require(request, Role.OPERATOR, toward_safety=answer == "reject")
         digest = string_of(await json_body(request), "digest")

@@ -385,6 +385,8 @@ class GatewaySettings(Model):
     # A cap on setpoint writes to all PLCs together, whatever the engines ask: a flood cannot become a
     # write storm on the field network. The rest wait for the next scan (and are re-validated then).
     max_plc_writes_per_s: PositiveFloat = 20.0
+    # `sha256:` of the bearer token a metrics scraper presents on GET /metrics; unset: /metrics is refused.
+    metrics_token_sha256: Annotated[str, Field(pattern=SHA256_HEX)] | None = None
 
 
 # --------------------------------------------------------------------------------------------------- plant

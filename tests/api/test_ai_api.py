@@ -181,7 +181,8 @@ async def test_get_tags_without_token_unauthorized(client: httpx.AsyncClient):
 async def test_healthz_and_metrics(client: httpx.AsyncClient, gateway: Gateway):
     await client.post("/v1/recommendations", json=body(gateway), headers=AUTH)
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    metrics = (await client.get("/metrics")).text
+    assert (await client.get("/metrics")).status_code == 401
+    metrics = (await client.get("/metrics", headers={"Authorization": "Bearer demo-metrics-token"})).text
     assert 'otgate_recommendations_total{outcome="accepted"} 1.0' in metrics
     assert 'otgate_loop_mode{loop="LIC-101",mode="ai"} 1.0' in metrics
 
