@@ -20,6 +20,7 @@ from benchmarks import (
     audit_bench,
     decision_path,
     fallback_latency,
+    flood,
     hil_suite,
     hmi_flood,
     scan_scaling,
@@ -48,6 +49,7 @@ RUNNERS: dict[str, Runner] = {
         fallback_latency.run(fallback_latency.TINY if tiny else fallback_latency.Size())
     ),
     "hil_suite": lambda tiny: hil_suite.run(hil_suite.TINY if tiny else hil_suite.Size()),
+    "flood": lambda tiny: asyncio.run(flood.run(flood.TINY if tiny else flood.Size())),
     "hmi_under_flood": lambda tiny: asyncio.run(
         hmi_flood.run_figures(hmi_flood.TINY if tiny else hmi_flood.Size())
     ),

@@ -34,8 +34,8 @@ FIGURES = (
     "fallback_latency",
     "hil_suite",
     "hmi_under_flood",
+    "flood",
 )
-LATER_FIGURES = ("flood",)
 RATE_UNITS = frozenset({"records/s", "x realtime", "proposals/s"})
 
 

@@ -14,13 +14,14 @@ from benchmarks import (
     audit_bench,
     decision_path,
     fallback_latency,
+    flood,
     hil_suite,
     hmi_flood,
     scan_scaling,
     sim_speed,
     validate_bench,
 )
-from benchmarks.figure import FIGURES, LATER_FIGURES, Figure
+from benchmarks.figure import FIGURES, Figure
 
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 MODULES: dict[str, ModuleType] = {
@@ -32,9 +33,7 @@ MODULES: dict[str, ModuleType] = {
     "fallback_latency": fallback_latency,
     "hil_suite": hil_suite,
     "hmi_under_flood": hmi_flood,
-}
-LATER = {
-    "flood": "legitimate engine's p99 under a rogue engine's flood, ratio to idle",
+    "flood": flood,
 }
 UNITS = {"us": "µs", "x realtime": "× real time"}
 
@@ -70,8 +69,6 @@ def table(figures: Sequence[Figure]) -> list[str]:
             f"| `{row.name}` | {_with_unit(row.value, row.unit)} | {_with_unit(row.baseline, row.unit)} "
             f"| {row.ratio:.2f} | {_target(row)} | {row.n} | {row.spread:.0%} |"
         )
-    for name in LATER_FIGURES:
-        lines.append(f"| `{name}` | added by a later issue | | | | | |")
     return lines
 
 
@@ -135,6 +132,4 @@ def render(figures: Sequence[Figure], machine: dict[str, Any], *, tiny: bool = F
     for name in FIGURES:
         doc = inspect.getdoc(MODULES[name]) or ""
         lines += [f"### `{name}` (`benchmarks/{Path(MODULES[name].__file__ or '').name}`)", "", doc, ""]
-    lines += ["## Rows later issues add", ""]
-    lines += [f"- `{name}`: {text}. Added by a later issue." for name, text in LATER.items()]
     return "\n".join(lines) + "\n"

@@ -489,3 +489,27 @@ async def test_expired_approvals_are_not_offered(app: Any, gateway: Gateway):
     gateway.clock.advance(gateway.plant.config.gateway.approval_ttl_s + 1)
     viewer = await log_in(app, "viewer")
     assert (await viewer.http.get("/hmi/api/state")).json()["approvals"] == []
+
+
+# ------------------------------------------------------------------------------------------ audit failure
+
+
+async def test_audit_failure_operator_still_falls_back_from_the_hmi(app: Any, gateway: Gateway):
+    from otgate.audit_store import AuditStoreError
+    from otgate.core.modes import LoopMode, ModeEvent
+
+    operator = await log_in(app, "operator")
+    await gateway.scan(gateway.clock.now())
+    gateway.operator_action("operator", ["LIC-101"], ModeEvent.ENGAGE, "test")
+
+    def broken(*args: object) -> None:
+        raise AuditStoreError("disk full")
+
+    gateway.audit.append_many = broken  # type: ignore[method-assign]
+    answer = await operator.post("/hmi/api/plant/fallback", {"reason": "the trail is down"})
+    assert answer.status_code == 200
+    assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
+    assert gateway.alarms.is_active("AUDIT_FAILURE")
+    state = await operator.http.get("/hmi/api/state")
+    assert state.status_code == 200
+    await operator.http.aclose()
