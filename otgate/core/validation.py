@@ -203,7 +203,8 @@ def plan_ramp(
     direction = 1.0 if upward else -1.0
     plan = (*(start + direction * step * k for k in range(1, count)), target)
     budget = rules.change_budget.max_change
-    if all(rules.limits.contains(v) and abs(v - base) <= budget for v in plan):
+    # The plan is monotonic and limits and budget are intervals: its two ends bound every step.
+    if all(rules.limits.contains(v) and abs(v - base) <= budget for v in (plan[0], plan[-1])):
         return plan
     return ()
 
