@@ -106,14 +106,14 @@ async def test_dead_or_hung_gateway_plc_sheds_within_watchdog_and_restart_comes_
                     process.send_signal(
                         signal.SIGCONT
                     )  # a hung gateway that wakes up must not take the loop back
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(0.6)  # three gateway scans, three simulated seconds
                     assert sim.loop_modes()["LIC-101"] == "AUTO"
             async with gateway_process(config, tmp_path / "data") as (_, hmi, _):
                 client = await operator(hmi)
                 state = (await client.get("/hmi/api/state")).json()
                 await client.aclose()
                 assert {loop["mode"] for loop in state["loops"]} == {"fallback"}
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(0.6)  # three scans of the restarted gateway
                 assert sim.loop_modes()["LIC-101"] == "AUTO"
         finally:
             ticking.cancel()
