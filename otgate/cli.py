@@ -47,10 +47,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from simulator.opcua_server import ServerSecurity
     from simulator.runtime import serve
 
+    try:
+        security = ServerSecurity(
+            args.opcua_policy, args.opcua_mode, args.opcua_cert, args.opcua_key, args.opcua_trusted
+        )
+    except ValueError as error:
+        print(f"otgate sim: {error}", file=sys.stderr)
+        return 2
+    ports = (args.modbus_port, args.opcua_port)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.plant, args.modbus_port, args.opcua_port, args.speed, args.seed))
+        asyncio.run(serve(args.plant, *ports, args.speed, args.seed, opcua_security=security))
     return 0
 
 
@@ -92,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--opcua-port", type=int, default=4840)
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--opcua-policy", default="None", help="None (default), Basic256Sha256, ...")
+    sim.add_argument("--opcua-mode", default="SignAndEncrypt", choices=["Sign", "SignAndEncrypt"])
+    sim.add_argument("--opcua-cert", type=Path, help="the simulated PLC's certificate (with a URI SAN)")
+    sim.add_argument("--opcua-key", type=Path, help="its private key")
+    sim.add_argument("--opcua-trusted", type=Path, help="directory of trusted gateway certificates")
     sim.set_defaults(handler=cmd_sim)
 
     run = commands.add_parser("run", help="run the gateway for one plant")

@@ -30,7 +30,7 @@ from typing import Generic, Self, TypeVar
 
 from otgate.core.config import PlantConfig
 from simulator.modbus_server import ModbusServer
-from simulator.opcua_server import OpcUaServer
+from simulator.opcua_server import OpcUaServer, ServerSecurity
 from simulator.process_image import Steppable
 
 GatewayCycle = Callable[[int], Awaitable[None]]
@@ -99,6 +99,7 @@ class SimRuntime(Generic[S]):
         opcua_port: int | None = 0,
         cycle: GatewayCycle | None = None,
         cache_root: Path | None = None,
+        opcua_security: ServerSecurity | None = None,
     ) -> None:
         """`opcua_port=None` runs without the OPC UA server."""
         self.sim = sim
@@ -107,7 +108,7 @@ class SimRuntime(Generic[S]):
         self.opcua = (
             None
             if opcua_port is None
-            else OpcUaServer(sim, host=host, port=opcua_port, cache_root=cache_root)
+            else OpcUaServer(sim, host=host, port=opcua_port, cache_root=cache_root, security=opcua_security)
         )
         self.overruns = 0
 
@@ -197,6 +198,7 @@ async def serve(
     host: str = "127.0.0.1",
     config: PlantConfig | None = None,
     print_fn: Callable[[str], None] | None = None,
+    opcua_security: ServerSecurity | None = None,
 ) -> None:
     """`otgate sim`: run plant `plant` in real time (× speed) until cancelled, printing the endpoints.
 
@@ -208,11 +210,15 @@ async def serve(
 
     say = print_fn or _print_flushed
     sim = Simulation(plant, seed=seed, config=config)
-    async with SimRuntime(sim, host=host, modbus_port=modbus_port, opcua_port=opcua_port) as runtime:
+    security = opcua_security or ServerSecurity()
+    async with SimRuntime(
+        sim, host=host, modbus_port=modbus_port, opcua_port=opcua_port, opcua_security=security
+    ) as runtime:
         endpoints = runtime.endpoints
         say(f"plant {plant} seed {seed} speed {speed}x dt {sim.dt_s} s")
         say(f"modbus tcp  {endpoints.modbus}  unit {runtime.modbus.unit_id}")
-        say(f"opc ua      {endpoints.opcua_url}  (security None)")
+        mode = "" if security.policy == "None" else f" {security.mode}"
+        say(f"opc ua      {endpoints.opcua_url}  (security {security.policy}{mode})")
         await runtime.run_realtime(speed=speed)
 
 

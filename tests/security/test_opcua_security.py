@@ -392,3 +392,43 @@ async def test_unreadable_certificate_or_key_refused_with_a_clear_code(
     assert error.code == "southbound_certificate_unusable"
     missing = await refusal(link_for(plc, pki, links, **{broken: str(tmp_path / "missing.der")}))
     assert missing.code == "southbound_certificate_unusable"
+
+
+async def test_otgate_sim_serves_a_secured_endpoint_the_gateway_can_use(
+    pki: Pki, links: list[OpcUaLink]
+) -> None:
+    """`otgate sim --opcua-policy ...`: a user can start the secured simulator from the command line."""
+    import asyncio
+    import re
+    import signal
+    import sys
+
+    from tests.conftest import ROOT
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "otgate", "sim", "--plant", "tank", "--modbus-port", "0", "--opcua-port", "0",
+        "--opcua-policy", "Basic256Sha256", "--opcua-cert", str(pki.plc.certificate),
+        "--opcua-key", str(pki.plc.private_key), "--opcua-trusted", str(pki.trusted),
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines = [(await asyncio.wait_for(process.stdout.readline(), 30)).decode() for _ in range(3)]
+        assert "(security Basic256Sha256 SignAndEncrypt)" in lines[2]
+        url = re.search(r"(opc\.tcp://\S+)", lines[2]).group(1)  # type: ignore[union-attr]
+        config = tank_config()
+        settings = OpcUaConnection(
+            endpoint=url,
+            security_policy=OpcUaSecurityPolicy.BASIC256SHA256,
+            certificate=str(pki.gateway.certificate),
+            private_key=str(pki.gateway.private_key),
+            server_certificate=str(pki.plc.certificate),
+            timeout_s=2.0,
+        )
+        link = OpcUaLink(config.plcs["plc1"].model_copy(update={"opcua": settings}), config.tags)
+        links.append(link)
+        reading = await link.read(["LIT-101", "LIC-101.SP"])
+        assert set(reading.values) == {"LIT-101", "LIC-101.SP"}
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 10)
