@@ -22,7 +22,8 @@ import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from otgate.audit_store import AuditStore, AuditStoreError
@@ -31,10 +32,11 @@ from otgate.config_file import LoadedConfig
 from otgate.core.alarms import AlarmBoard
 from otgate.core.approval import ApprovalOutcome, AwaitingApproval, judge
 from otgate.core.audit_chain import AuditEntry, AuditKind
-from otgate.core.codec import readback_tolerance
+from otgate.core.codec import is_confirmed
 from otgate.core.config import Loop
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
-from otgate.core.modes import LoopMode, LoopState, ModeEvent, PlcMode, transition
+from otgate.core.handshake import Action, PlcState, next_action, plc_state
+from otgate.core.modes import Direction, LoopMode, LoopState, ModeEvent, PlcMode, direction, transition
 from otgate.core.monitors import Anomaly, AnomalyCode, MonitorStates
 from otgate.core.plant import Plant, compile_plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
@@ -47,15 +49,14 @@ from otgate.core.supervision import (
     on_refusal,
     on_scan,
 )
-from otgate.core.validation import plan_ramp, revalidate, validate, validate_operator_setpoint
-from otgate.field.link import FieldError, FieldLink, LinkDown
+from otgate.core.validation import WriteSource, judge_write, validate, validate_operator_setpoint
+from otgate.field.link import FieldError, FieldLink
 
 log = logging.getLogger(__name__)
 
 GATEWAY = "gateway"
-ENGAGE_DEADLINE_SCANS = 5
-FALLBACK_DEADLINE_SCANS = 3  # the PLC must confirm its local mode within this many scans of a fallback  # the PLC must confirm REMOTE within this many scans of an engage
-WRITE_HISTORY_S = 7200.0  # confirmed writes kept for the change-budget windows
+ENGAGE_DEADLINE_SCANS = 5  # the PLC must confirm REMOTE within this many scans of an engage
+FALLBACK_DEADLINE_SCANS = 3  # the PLC must confirm its local mode within this many scans of a fallback
 CONFIG_CHECK_INTERVAL_S = 10.0  # how often the config file's hash is compared with the loaded one
 # Modes in which the gateway holds the PLC loop in REMOTE: the AI's setpoints, or an operator's own.
 REMOTE_MODES = frozenset({LoopMode.AI, LoopMode.MANUAL})
@@ -65,13 +66,23 @@ class AuditUnavailable(Exception):
     """The trail cannot record: the AI path fails closed (HTTP 503) until it can."""
 
 
-@dataclass
-class PendingWrite:
-    """An accepted proposal still being written (a ramp takes one step per scan)."""
+@dataclass(frozen=True)
+class WriteIntent:
+    """A setpoint write waiting for the write gate (a ramp takes one step per scan): what, for whom,
+    the trail record that decided it, and the config generation it was decided under."""
 
     proposal: Proposal
     decision_seq: int
-    operator: str | None = None  # set for an operator's own setpoint in manual mode
+    source: WriteSource
+    generation: int
+
+
+class GateResult(StrEnum):
+    WRITTEN = "written"  # written and confirmed by read-back
+    WAITING = "waiting"  # not yet: the minimum write interval has not passed
+    DONE = "done"  # nothing (more) to write: the setpoint is where it was asked to go
+    REFUSED = "refused"  # the gate refused it; recorded, and the intent is gone
+    FAILED = "failed"  # sent but not confirmed: the loop has fallen back
 
 
 @dataclass
@@ -107,7 +118,8 @@ class Gateway:
         self.seen_ids: dict[str, float] = {}
         self.writes: dict[str, deque[WriteEvent]] = {}
         self.quarantined: set[str] = set()
-        self.pending: dict[str, PendingWrite] = {}
+        self.pending: dict[str, WriteIntent] = {}  # per setpoint tag, oldest first
+        self.generation = 0  # config generation: a reload makes every earlier decision void
         self.awaiting: dict[str, AwaitingApproval] = {}
         self.alarms = AlarmBoard()
         self.monitors = MonitorStates()
@@ -143,7 +155,12 @@ class Gateway:
             raise AuditUnavailable
         now = self.clock.now()
         snapshot, history = self.current_snapshot(), self.history()
-        decisions = [self._decide(p, snapshot, history, now) for p in proposals]
+        decisions = []
+        batch_ids: set[str] = set()
+        for proposal in proposals:  # an id repeated inside one batch is a replay of its first use
+            seen = replace(history, seen_ids=batch_ids) if proposal.id in batch_ids else history
+            decisions.append(self._decide(proposal, snapshot, seen, now))
+            batch_ids.add(proposal.id)
         texts = [*rationales, *[None] * (len(proposals) - len(rationales))]
         entries: list[tuple[str, str, dict[str, Any]]] = []
         for proposal, decision, text in zip(proposals, decisions, texts, strict=True):
@@ -160,7 +177,7 @@ class Gateway:
             self.seen_ids[proposal.id] = now
             self._count(decision)
             if decision.is_write:
-                self.pending[proposal.tag] = PendingWrite(proposal, record)
+                self._queue(WriteIntent(proposal, record, WriteSource.AI, self.generation))
             elif decision.verdict is Verdict.PENDING_APPROVAL:
                 self._await_approval(AwaitingApproval(proposal, text, now, record), now)
             answers.append(Answer(decision, record))
@@ -207,20 +224,24 @@ class Gateway:
     def operator_action(
         self, user: str, loop_names: Sequence[str], event: ModeEvent, reason: str
     ) -> dict[str, str]:
-        """Apply an operator's mode change to each loop; returns each loop's outcome."""
+        """Apply an operator's mode change to each loop; returns each loop's outcome.
+
+        Raises AuditUnavailable when the trail could not record it: toward-safety changes have then
+        taken effect anyway, changes away from conventional control have not."""
         now = self.clock.now()
         outcome = {}
         for name in loop_names:
             before = self.loops[name].state
             after = self._change_mode(name, event, f"{user}: {reason}", now, actor=f"operator:{user}")
             outcome[name] = after.mode.value if after is not None else f"refused from {_describe(before)}"
-        self._audit(
-            AuditKind.OPERATOR_ACTION,
-            f"operator:{user}",
-            {"event": event.value, "loops": list(loop_names), "reason": reason, "outcome": outcome},
-            now,
-        )
+        data = {"event": event.value, "loops": list(loop_names), "reason": reason, "outcome": outcome}
+        if self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, now) < 0:
+            raise AuditUnavailable
         return outcome
+
+    def is_toward_safety(self, loop_names: Sequence[str], event: ModeEvent) -> bool:
+        """Whether `event` takes every one of these loops toward conventional control (lock-out rule)."""
+        return all(direction(self.loops[n].state, event) is Direction.TOWARD_SAFETY for n in loop_names)
 
     def decide_approval(self, user: str, proposal_id: str, digest: str, approve: bool) -> ApprovalOutcome:
         """An operator's answer to a queued supervised recommendation: bound, single-use, expiring."""
@@ -232,8 +253,10 @@ class Gateway:
             del self.awaiting[proposal_id]  # single use: approved, rejected or expired, it is gone
         data = {"id": proposal_id, "outcome": outcome.value, "digest": digest}
         seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data, now)
-        if item is not None and outcome is ApprovalOutcome.APPROVED and seq >= 0:
-            self.pending[item.proposal.tag] = PendingWrite(item.proposal, seq)
+        if seq < 0:
+            raise AuditUnavailable
+        if item is not None and outcome is ApprovalOutcome.APPROVED:
+            self._queue(WriteIntent(item.proposal, seq, WriteSource.APPROVED, self.generation))
         return outcome
 
     def set_manual_setpoint(self, user: str, loop_name: str, value: float) -> Decision:
@@ -249,8 +272,10 @@ class Gateway:
         seq = self._audit(
             AuditKind.OPERATOR_ACTION, f"operator:{user}", {"event": "manual_setpoint", **data}, now
         )
-        if decision.is_write and seq >= 0:
-            self.pending[loop.sp] = PendingWrite(proposal, seq, operator=user)
+        if seq < 0:
+            raise AuditUnavailable
+        if decision.is_write:
+            self._queue(WriteIntent(proposal, seq, WriteSource.OPERATOR, self.generation))
         return decision
 
     def lift_quarantine(self, user: str, engine: str, reason: str) -> bool:
@@ -269,45 +294,60 @@ class Gateway:
         return True
 
     def reload_config(self, user: str, loaded: LoadedConfig) -> None:
-        """An engineer's reload of an already checked config: every loop goes back to conventional control."""
+        """An engineer's reload of an already checked config: every loop goes back to conventional control.
+
+        A new generation: whatever was decided under the old config is never written under the new one."""
         now = self.clock.now()
-        old_loops = list(self.loops)
         self.fall_back(
-            [n for n in old_loops if self.loops[n].state.mode is not LoopMode.FALLBACK], "config reload", now
+            [n for n, r in self.loops.items() if r.state.mode in REMOTE_MODES], "config reload", now
         )
         self.plant = compile_plant(loaded.config)
+        self.generation += 1
         self.loops = {n: self.loops.get(n, LoopRuntime()) for n in loaded.config.loops}
         self.pending.clear()
         self.awaiting.clear()
         if self.config_file is not None:
             self.watch_config_file(loaded)
         data = {"file": str(loaded.path), "sha256": loaded.sha256, "plant": loaded.config.plant, "by": user}
-        self._audit(AuditKind.CONFIG_LOAD, f"operator:{user}", data, now)
+        if self._audit(AuditKind.CONFIG_LOAD, f"operator:{user}", data, now) < 0:
+            raise AuditUnavailable
+
+    # ------------------------------------------------------------------------------------------ mode authority
 
     def _change_mode(
         self, name: str, event: ModeEvent, reason: str, now: float, actor: str = GATEWAY
     ) -> LoopState | None:
+        """The one place a loop's mode changes: the table decides, the trail records, then it happens.
+
+        A change away from conventional control happens only once recorded; a change toward safety
+        happens even when the trail cannot record it (the trail failure has closed the AI path anyway)."""
         runtime = self.loops[name]
         before = runtime.state
         after = transition(before, event, reason)
         if after is None:
             return None
+        if after != before:
+            data = {"loop": name, "from": _describe(before), "to": _describe(after), "reason": reason}
+            recorded = self._audit(AuditKind.MODE_CHANGE, actor, data, now) >= 0
+            if not recorded and direction(before, event) is Direction.AWAY:
+                return None
+        self._enter(name, after, now)
+        return after
+
+    def _enter(self, name: str, after: LoopState, now: float) -> None:
+        runtime = self.loops[name]
+        before = runtime.state
         runtime.state = after
         if after.mode is not before.mode:
             self._drop_pending(name)  # an AI write never carries into manual, nor an operator's into ai
-        if after.mode not in REMOTE_MODES:
+            # Every new remote mode is a new engagement: the PLC confirms it again and the monitors
+            # re-baseline (manual -> ai must not inherit the drift reference of before the manual spell).
             runtime.remote_confirmed = False
             runtime.engaged_at = None
-            runtime.engage_requested_at = None
-        elif before.mode not in REMOTE_MODES:
-            runtime.engage_requested_at = now
+            runtime.engage_requested_at = now if after.mode in REMOTE_MODES else None
         if after.mode is LoopMode.FALLBACK and before.mode is not LoopMode.FALLBACK:
             self.counters.fallbacks += 1
             runtime.release_requested_at = None
-        if after != before:
-            data = {"loop": name, "from": _describe(before), "to": _describe(after), "reason": reason}
-            self._audit(AuditKind.MODE_CHANGE, actor, data, now)
-        return after
 
     def fall_back(self, loop_names: Sequence[str], reason: str, now: float) -> None:
         for name in loop_names:
@@ -332,7 +372,7 @@ class Gateway:
         except Exception as error:  # fail safe: unknown state means conventional control
             log.exception("scan failed")
             self.raise_alarm("SCAN_FAILURE", f"scan failed: {type(error).__name__}", "high", now)
-            self.fall_back(self._ai_loops(), "scan failure", now)
+            self.fall_back(self._remote_loops(), "scan failure", now)
 
     def _supervise_scan(self, now: float) -> None:
         up = {p for p, link in self.links.items() if link.is_connected}
@@ -400,12 +440,13 @@ class Gateway:
                 now,
             )
         self.raise_alarm(code, f"PLC {plc_name} unreachable: {detail}", "high", now)
+        tags = self.plant.config.tags
         loops = [
             n
             for n, loop in self.plant.config.loops.items()
-            if self.plant.config.tags[loop.sp].plc == plc_name
+            if plc_name in {tags[t].plc for t in (loop.sp, loop.working_sp, loop.mode, loop.mode_request)}
         ]
-        self.fall_back([n for n in loops if self.loops[n].state.mode is LoopMode.AI], "PLC link lost", now)
+        self.fall_back([n for n in loops if self.loops[n].state.mode in REMOTE_MODES], "PLC link lost", now)
 
     async def _beat(self, now: float) -> None:
         """Beat the PLC watchdog every `heartbeat_period_s` (at most once per scan)."""
@@ -419,170 +460,212 @@ class Gateway:
                 with contextlib.suppress(FieldError):  # a missed beat is the PLC watchdog's business
                     await link.write(plc.heartbeat_tag, float(self.heartbeat))
 
-    async def _reconcile_modes(self, now: float) -> None:
-        for name, runtime in self.loops.items():
-            loop = self.plant.config.loops[name]
-            plc_mode = self.snapshot.values.get(loop.mode)
-            if plc_mode is None or loop.mode in self.snapshot.bad_quality:
-                continue
-            if runtime.state.mode in REMOTE_MODES:
-                await self._hold_remote(name, loop, runtime, plc_mode, now)
-            else:
-                await self._hold_local(name, loop, runtime, plc_mode, now)
+    # ------------------------------------------------------------------------------------------ handshake
 
-    async def _hold_remote(
-        self, name: str, loop: Loop, runtime: LoopRuntime, plc_mode: float, now: float
+    async def _reconcile_modes(self, now: float) -> None:
+        """Each loop's handshake on its own: one loop's trouble never stops another's release."""
+        for name in list(self.loops):
+            try:
+                await self._reconcile_loop(name, now)
+            except Exception as error:
+                log.exception("mode handshake failed for %s", name)
+                detail = f"mode handshake failed: {type(error).__name__}"
+                self.raise_alarm(f"HANDSHAKE_FAILURE:{name}", detail, "high", now)
+                if self.loops[name].state.mode in REMOTE_MODES:
+                    self.fall_back([name], detail, now)
+
+    async def _reconcile_loop(self, name: str, now: float) -> None:
+        loop, runtime = self.plant.config.loops[name], self.loops[name]
+        raw = self.snapshot.values.get(loop.mode)
+        if raw is None or loop.mode in self.snapshot.bad_quality:
+            return  # no reading: link loss and bad quality have their own handling
+        plc = plc_state(raw)
+        if plc is PlcState.UNKNOWN:
+            message = f"PLC loop {name} reports undefined mode {raw:g} (taken as not REMOTE)"
+            self.raise_alarm(f"PLC_MODE_UNKNOWN:{name}", message, "high", now)
+        else:
+            self.clear_alarm(f"PLC_MODE_UNKNOWN:{name}")
+        holds_remote = runtime.state.mode in REMOTE_MODES
+        action = next_action(holds_remote, runtime.remote_confirmed, plc, self._overdue(runtime, plc, now))
+        await self._perform(action, name, loop, runtime, raw, now)
+
+    def _overdue(self, runtime: LoopRuntime, plc: PlcState, now: float) -> bool:
+        scan_s = self.plant.config.gateway.scan_interval_s
+        if runtime.state.mode in REMOTE_MODES:
+            requested = runtime.engage_requested_at if runtime.engage_requested_at is not None else now
+            return now - requested > ENGAGE_DEADLINE_SCANS * scan_s
+        if plc is not PlcState.LOCAL and runtime.release_requested_at is None:
+            runtime.release_requested_at = now
+        released = runtime.release_requested_at
+        return released is not None and now - released > FALLBACK_DEADLINE_SCANS * scan_s
+
+    async def _perform(
+        self, action: Action, name: str, loop: Loop, runtime: LoopRuntime, raw: float, now: float
     ) -> None:
-        if plc_mode == PlcMode.REMOTE:
-            if not runtime.remote_confirmed:
-                runtime.remote_confirmed = True
-                runtime.engaged_at = now
-                readback = self.snapshot.values.get(loop.working_sp)
-                if readback is not None:
-                    on_engaged(self.plant, self.monitors, name, readback)
-                self._audit(
-                    AuditKind.MODE_CHANGE,
-                    GATEWAY,
-                    {"loop": name, "plc_mode": "REMOTE", "confirmed": True},
-                    now,
-                )
-            return
-        if runtime.remote_confirmed:
+        if action is Action.CONFIRM_REMOTE:
+            self._remote_confirmed(name, loop, runtime, now)
+        elif action is Action.REMOTE_LOST:
             # The PLC left REMOTE by itself: watchdog shed, panel operator, or restart. Never fight it.
             self.raise_alarm(f"REMOTE_LOST:{name}", f"PLC loop {name} left REMOTE", "high", now)
             self.fall_back([name], "PLC left REMOTE (operator override or shed)", now)
-            return
-        requested = runtime.engage_requested_at or now
-        if now - requested > ENGAGE_DEADLINE_SCANS * self.plant.config.gateway.scan_interval_s:
+        elif action is Action.ENGAGE_REFUSED:
             self.raise_alarm(
                 f"ENGAGE_REFUSED:{name}", f"PLC loop {name} did not accept REMOTE", "medium", now
             )
             self.fall_back([name], "PLC did not confirm REMOTE", now)
-            return
-        await self._request_mode(loop, PlcMode.REMOTE, now)
+        elif action is Action.REQUEST_REMOTE:
+            await self._request_mode(loop, PlcMode.REMOTE)
+        elif action is Action.CONFIRM_LOCAL:
+            self._local_confirmed(name, runtime, raw, now)
+        elif action in (Action.REQUEST_LOCAL, Action.RELEASE_OVERDUE):
+            if action is Action.RELEASE_OVERDUE:
+                message = f"PLC loop {name} has not confirmed its local mode"
+                self.raise_alarm(f"FALLBACK_UNCONFIRMED:{name}", message, "high", now)
+            if not await self._ramp_to_safe_value(name, loop, now):
+                await self._request_mode(loop, PlcMode.AUTO)
 
-    async def _hold_local(
-        self, name: str, loop: Loop, runtime: LoopRuntime, plc_mode: float, now: float
-    ) -> None:
-        if plc_mode != PlcMode.REMOTE:
-            if runtime.release_requested_at is not None:
-                elapsed = now - runtime.release_requested_at
-                data = {
-                    "loop": name,
-                    "plc_mode": PlcMode(int(plc_mode)).name,
-                    "confirmed": True,
-                    "after_s": elapsed,
-                }
-                self._audit(AuditKind.MODE_CHANGE, GATEWAY, data, now)
-                self.clear_alarm(f"FALLBACK_UNCONFIRMED:{name}")
-                runtime.release_requested_at = None
-            return
+    def _remote_confirmed(self, name: str, loop: Loop, runtime: LoopRuntime, now: float) -> None:
+        runtime.remote_confirmed = True
+        runtime.engaged_at = now
+        readback = self.snapshot.values.get(loop.working_sp)
+        if readback is not None:
+            on_engaged(self.plant, self.monitors, name, readback)
+        data = {"loop": name, "plc_mode": "REMOTE", "confirmed": True}
+        self._audit(AuditKind.MODE_CHANGE, GATEWAY, data, now)
+
+    def _local_confirmed(self, name: str, runtime: LoopRuntime, raw: float, now: float) -> None:
         if runtime.release_requested_at is None:
-            runtime.release_requested_at = now
-        if (
-            now - runtime.release_requested_at
-            > FALLBACK_DEADLINE_SCANS * self.plant.config.gateway.scan_interval_s
-        ):
-            message = f"PLC loop {name} has not confirmed its local mode"
-            self.raise_alarm(f"FALLBACK_UNCONFIRMED:{name}", message, "high", now)
-        if await self._ramp_to_safe_value(loop, now):
-            return  # still in REMOTE, walking the setpoint to the safe value before releasing
-        await self._request_mode(loop, PlcMode.AUTO, now)
+            return
+        elapsed = now - runtime.release_requested_at
+        data = {"loop": name, "plc_mode": PlcMode(int(raw)).name, "confirmed": True, "after_s": elapsed}
+        self._audit(AuditKind.MODE_CHANGE, GATEWAY, data, now)
+        self.clear_alarm(f"FALLBACK_UNCONFIRMED:{name}")
+        runtime.release_requested_at = None
 
-    async def _ramp_to_safe_value(self, loop: Loop, now: float) -> bool:
-        """The `safe_value` fallback policy: one legal ramp step toward the safe setpoint per scan.
+    async def _ramp_to_safe_value(self, name: str, loop: Loop, now: float) -> bool:
+        """The `safe_value` fallback policy: one step toward the safe setpoint per scan, through the gate.
 
-        Returns False when there is nothing (more) to ramp and the loop can be released to local control.
-        If the gateway dies mid-ramp, the PLC watchdog sheds the loop anyway.
+        Returns False when there is nothing (more) to ramp, or the gate refuses the step, and the loop can
+        be released to local control. If the gateway dies mid-ramp, the PLC watchdog sheds the loop anyway.
         """
         rules = self.plant.config.tags[loop.sp].setpoint
-        readback = self.snapshot.values.get(loop.working_sp)
-        if rules is None or rules.fallback.safe_value is None or readback is None:
+        if rules is None or rules.fallback.safe_value is None:
             return False
-        target = rules.fallback.safe_value
-        if abs(readback - target) <= rules.deadband:
-            return False
-        plan = plan_ramp(readback, target, rules, self.plant.write_period_s, readback)
-        if not plan:
-            return False
-        tag = self.plant.config.tags[loop.sp]
-        self._audit(
-            AuditKind.PLC_WRITE, GATEWAY, {"tag": loop.sp, "value": plan[0], "fallback": "safe_value"}, now
-        )
-        try:
-            await self.links[tag.plc].write(loop.sp, plan[0])
-        except FieldError:
-            return False  # cannot ramp: release to local control now
-        return True
+        proposal = Proposal(f"safe-value:{name}", GATEWAY, loop.sp, rules.fallback.safe_value, now)
+        intent = WriteIntent(proposal, -1, WriteSource.SAFE_VALUE, self.generation)
+        return await self._through_gate(intent, now) in (GateResult.WRITTEN, GateResult.WAITING)
 
-    async def _request_mode(self, loop: Loop, mode: PlcMode, now: float) -> None:
+    async def _request_mode(self, loop: Loop, mode: PlcMode) -> None:
         link = self.links[self.plant.config.tags[loop.mode_request].plc]
         with contextlib.suppress(FieldError):  # retried next scan; the PLC watchdog is the backstop
             await link.write(loop.mode_request, float(mode))
 
+    # ------------------------------------------------------------------------------------------ write gate
+
+    def _queue(self, intent: WriteIntent) -> None:
+        self.pending[intent.proposal.tag] = intent
+
     async def _apply_pending(self, now: float) -> None:
-        snapshot, history = self.current_snapshot(), self.history()
         settings = self.plant.config.gateway
         budget = max(1, int(settings.max_plc_writes_per_s * settings.scan_interval_s))
-        for tag_name, pending in list(self.pending.items()):
+        for tag_name, intent in list(self.pending.items()):
             if budget == 0:
                 break  # the global write cap: the rest wait for the next scan, oldest first
-            if pending.operator is None:
-                decision = revalidate(pending.proposal, snapshot, self.plant, history, now)
-            else:
-                decision = validate_operator_setpoint(pending.proposal, snapshot, self.plant, history, now)
-            if decision.codes == (ReasonCode.NO_CHANGE,):  # the setpoint is where it was asked to go
-                del self.pending[tag_name]
-                continue
-            if not decision.is_write or decision.value is None:
-                if ReasonCode.WRITE_TOO_FREQUENT not in decision.codes:  # wait for the next scan
-                    del self.pending[tag_name]
-                    self._audit(
-                        AuditKind.DECISION, GATEWAY, {**_decision_data(decision), "revalidation": True}, now
-                    )
-                continue
-            await self._write_setpoint(tag_name, decision.value, pending, now)
-            budget -= 1
-            if decision.verdict is Verdict.ACCEPTED:
-                self.pending.pop(tag_name, None)
+            if self.pending.get(tag_name) is not intent:
+                continue  # dropped or replaced while an earlier write of this scan was awaited
+            if await self._through_gate(intent, now) is GateResult.WRITTEN:
+                budget -= 1
 
-    async def _write_setpoint(self, tag_name: str, value: float, pending: PendingWrite, now: float) -> None:
+    async def _through_gate(self, intent: WriteIntent, now: float) -> GateResult:
+        """The one gate every setpoint write passes. Everything up to the write is one synchronous
+        section: the loop's mode at this instant, the config in force, the whole validation chain and
+        the trail's record of the intent are checked with no await in between, so no operator action,
+        reload or mode change can slip between the check and the write."""
+        tag_name = intent.proposal.tag
+        decision = self._judge(intent, now)
+        if decision.codes == (ReasonCode.NO_CHANGE,):  # the setpoint is where it was asked to go
+            self._finish(intent)
+            return GateResult.DONE
+        if not decision.is_write or decision.value is None:
+            if ReasonCode.WRITE_TOO_FREQUENT in decision.codes:
+                return GateResult.WAITING
+            self._finish(intent)
+            self._audit(AuditKind.DECISION, GATEWAY, {**_decision_data(decision), "revalidation": True}, now)
+            return GateResult.REFUSED
         tag = self.plant.config.tags[tag_name]
         loop_name, loop = self.plant.loop_by_setpoint[tag_name]
         previous = self.snapshot.values[loop.working_sp]
         data = {
             "tag": tag_name,
-            "value": value,
-            "proposal_id": pending.proposal.id,
-            "decision_seq": pending.decision_seq,
+            "value": decision.value,
+            "source": intent.source.value,
+            "proposal_id": intent.proposal.id,
+            "decision_seq": intent.decision_seq,
         }
         if self._audit(AuditKind.PLC_WRITE, GATEWAY, data, now) < 0:
-            return  # nothing reaches a PLC that the trail has not recorded
+            return GateResult.REFUSED  # nothing reaches a PLC that the trail has not recorded
+        value = decision.value
         try:
             readback = await self.links[tag.plc].write(tag_name, value)
-        except (FieldError, LinkDown) as error:
-            self._write_failed(loop_name, tag_name, value, f"write failed: {error}", now)
-            return
-        if abs(readback - value) > readback_tolerance(value, tag.type, tag.scale) + 1e-9:
+        except FieldError as error:
+            self._write_failed(intent, loop_name, value, f"write failed: {error}", now)
+            return GateResult.FAILED
+        if not is_confirmed(value, readback, tag.type, tag.scale, tag.offset):
             self._write_failed(
-                loop_name, tag_name, value, f"read-back {readback:g} differs from {value:g}", now
+                intent, loop_name, value, f"read-back {readback:g} differs from {value:g}", now
             )
-            return
+            return GateResult.FAILED
         self.writes.setdefault(tag_name, deque()).append(WriteEvent(now, value, previous))
         self._prune_writes(tag_name, now)
         self._audit(
             AuditKind.WRITE_CONFIRMED, GATEWAY, {"tag": tag_name, "value": value, "readback": readback}, now
         )
+        if decision.verdict is Verdict.ACCEPTED:
+            self._finish(intent)
+        return GateResult.WRITTEN
 
-    def _write_failed(self, loop_name: str, tag_name: str, value: float, detail: str, now: float) -> None:
-        self.pending.pop(tag_name, None)
+    def _judge(self, intent: WriteIntent, now: float) -> Decision:
+        proposal = intent.proposal
+        if intent.generation != self.generation:
+            reason = Reason(ReasonCode.CONFIG_RELOADED, "decided under a config that has since been reloaded")
+            return Decision(proposal.id, proposal.tag, Verdict.REJECTED, (reason,))
+        loop_name, _ = self.plant.loop_by_setpoint[proposal.tag]
+        if intent.source is not WriteSource.SAFE_VALUE and not self.loops[loop_name].remote_confirmed:
+            reason = Reason(
+                ReasonCode.MODE_BLOCKED, f"PLC loop {loop_name} has not confirmed this engagement"
+            )
+            return Decision(proposal.id, proposal.tag, Verdict.REJECTED, (reason,))
+        try:
+            return judge_write(
+                intent.source, proposal, self.current_snapshot(), self.plant, self.history(), now
+            )
+        except Exception:  # a bug in the core must fail closed, never open
+            log.exception("judge_write raised for %s", proposal.id)
+            reason = Reason(ReasonCode.INTERNAL_ERROR, "internal error; recorded in the audit trail")
+            return Decision(proposal.id, proposal.tag, Verdict.REJECTED, (reason,))
+
+    def _finish(self, intent: WriteIntent) -> None:
+        """Take `intent` off the queue, and only it: a newer proposal queued meanwhile stays."""
+        if self.pending.get(intent.proposal.tag) is intent:
+            del self.pending[intent.proposal.tag]
+
+    def _write_failed(
+        self, intent: WriteIntent, loop_name: str, value: float, detail: str, now: float
+    ) -> None:
+        tag_name = intent.proposal.tag
+        self._finish(intent)
         self._audit(AuditKind.WRITE_FAILED, GATEWAY, {"tag": tag_name, "value": value, "detail": detail}, now)
         self.raise_alarm(f"WRITE_UNCONFIRMED:{tag_name}", f"{tag_name}: {detail}", "high", now)
         self.fall_back([loop_name], f"write not confirmed: {detail}", now)
 
     def _prune_writes(self, tag_name: str, now: float) -> None:
+        """Keep every write a rule can still look at: the tag's change-budget window and write interval."""
+        rules = self.plant.config.tags[tag_name].setpoint
+        keep_s = self.plant.write_period_s
+        if rules is not None:
+            keep_s = max(keep_s, rules.change_budget.window_s, rules.min_write_interval_s)
         events = self.writes[tag_name]
-        while events and now - events[0].at > WRITE_HISTORY_S:
+        while events and now - events[0].at > keep_s:
             events.popleft()
 
     def _forget_old_ids(self, now: float) -> None:
@@ -594,8 +677,9 @@ class Gateway:
                 break
             del self.seen_ids[oldest_id]
 
-    def _ai_loops(self) -> list[str]:
-        return [name for name, runtime in self.loops.items() if runtime.state.mode is LoopMode.AI]
+    def _remote_loops(self) -> list[str]:
+        """Loops the gateway holds in REMOTE at the PLC: the AI's, and the operators' manual ones."""
+        return [name for name, runtime in self.loops.items() if runtime.state.mode in REMOTE_MODES]
 
     # ------------------------------------------------------------------------------------------ alarms, audit
 
@@ -677,8 +761,10 @@ class Gateway:
         """Without a trail the AI path is closed: every loop back to conventional control."""
         self.audit_failed = True
         self.alarms.raise_("AUDIT_FAILURE", f"audit trail unavailable: {detail}", "high", now)
-        for runtime in self.loops.values():
-            runtime.state = LoopState(LoopMode.FALLBACK, True, "audit trail unavailable")
+        for name, runtime in self.loops.items():
+            after = transition(runtime.state, ModeEvent.FALLBACK, "audit trail unavailable")
+            if after is not None:  # the table always allows fallback; unrecorded, as the trail is down
+                self._enter(name, after, now)
         self.pending.clear()
 
 

@@ -140,10 +140,14 @@ class GatewayService:
         self._scanning = asyncio.create_task(self._scan_forever())
 
     async def _scan_forever(self) -> None:
-        period = self.loaded.config.gateway.scan_interval_s
         scheduled = self.clock.now()
         while not self._stop.is_set():
-            await self.gateway.scan(scheduled)
+            # Judged on the actual time, not the schedule: a late scan followed by an on-time one must
+            # not look a full period apart to the rate rules.
+            await self.gateway.scan(self.clock.now())
+            # The period in force now: a reload that changes the scan interval changes the pace too,
+            # or the step sizes (computed from the new period) would come at the old pace.
+            period = self.gateway.plant.config.gateway.scan_interval_s
             scheduled += period
             late = self.clock.now() - scheduled
             if late > period:  # overrun: skip missed scans rather than bursting to catch up

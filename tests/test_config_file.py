@@ -41,6 +41,8 @@ EXPECTED = {
     "safe_value_outside_limits": (65, "safe_value 900.0 lies outside the hard limits"),
     "limit_not_representable": (56, "not representable as int16"),
     "opcua_secure_without_pinned_server": (18, "needs server_certificate"),
+    "replay_window_within_staleness": (122, "must be below gateway.replay_window_s"),
+    "integer_step_finer_than_resolution": (70, "finer than the int16 resolution"),
 }
 
 

@@ -101,6 +101,8 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     def throttle(name: str, engine: Engine, cost: int) -> None:
         now = gateway.clock.now()
         bucket = buckets.get(name) or TokenBucket.full(engine.max_requests_per_s, engine.burst, now)
+        if (bucket.rate_per_s, bucket.burst) != (engine.max_requests_per_s, engine.burst):
+            bucket = bucket.resized(engine.max_requests_per_s, engine.burst)  # a reload changed the rate
         buckets[name], wait = bucket.take(now, cost)
         if wait > 0:
             gateway.note_refusal(name)

@@ -4,7 +4,7 @@
 |--------------------------------------------------|----------|----------------|
 | `loops/{loop}/fallback`, `plant/fallback`         | operator | toward safety  |
 | `engines/{engine}/fallback` (the engine's loops)  | operator | toward safety  |
-| `loops/{loop}/manual`, `plant/manual`             | operator | toward safety  |
+| `loops/{loop}/manual`, `plant/manual`             | operator | toward safety from `ai` only |
 | `approvals/{id}/reject`                           | operator | toward safety  |
 | `loops/{loop}/engage`, `plant/engage`             | operator | away           |
 | `loops/{loop}/reset`, `plant/reset` (reason)      | operator | away           |
@@ -43,7 +43,6 @@ from otgate.gateway import AuditUnavailable
 T = TypeVar("T")
 REASON_MAX_CHARS = 500
 MODE_EVENTS = {e.value: e for e in ModeEvent}
-TOWARD_SAFETY = frozenset({ModeEvent.FALLBACK, ModeEvent.MANUAL})
 APPROVAL_STATUS = {
     ApprovalOutcome.APPROVED: 200,
     ApprovalOutcome.REJECTED: 200,
@@ -93,7 +92,9 @@ def add_action_routes(app: FastAPI, console: Console) -> None:
         if event is None:
             console.require(request, Role.VIEWER)  # who asks is checked before what is asked
             raise ApiError(404, "unknown_action")
-        actor = console.require(request, Role.OPERATOR, toward_safety=event in TOWARD_SAFETY)
+        # Manual from fallback asks the PLC for REMOTE: toward safety only when it takes loops out of AI.
+        toward_safety = gateway.is_toward_safety(loops, event)
+        actor = console.require(request, Role.OPERATOR, toward_safety=toward_safety)
         reason = reason_of(await json_body(request), required=event is ModeEvent.RESET)
         outcome = _audited(lambda: gateway.operator_action(actor.user, loops, event, reason or action))
         console.notify()

@@ -124,10 +124,40 @@ def decode(
     return float(raw) * scale + offset
 
 
-def readback_tolerance(value: float, data_type: DataType, scale: float = 1.0) -> float:
-    """How far a correct read-back of `value` may differ from it after one encode/decode round trip."""
-    if data_type is DataType.FLOAT64:
-        return abs(value) * 2.0**-52
+def quantize(value: float, data_type: DataType, scale: float = 1.0, offset: float = 0.0) -> float:
+    """The engineering value the PLC will actually hold after `value` is encoded (what to validate).
+
+    Integer types round the raw number; float32 rounds to single precision. Raises ValueError like
+    `to_raw` for a value the type cannot hold."""
+    raw = to_raw(value, data_type, scale, offset)
     if data_type is DataType.FLOAT32:
-        return abs(value) * 2.0**-23
-    return abs(scale) / 2
+        raw = struct.unpack(">f", struct.pack(">f", raw))[0]
+    return float(raw) * scale + offset
+
+
+def resolution(data_type: DataType, scale: float = 1.0) -> float:
+    """The smallest non-zero change an integer tag can express (0 for floats: effectively continuous)."""
+    return 0.0 if data_type.is_float else abs(scale)
+
+
+def readback_tolerance(value: float, data_type: DataType, scale: float = 1.0, offset: float = 0.0) -> float:
+    """How far a correct read-back of `value` may differ from it after one encode/decode round trip.
+
+    The rounding happens on the raw number `(value - offset) / scale`, so the tolerance is the raw
+    number's rounding step scaled back, plus float64 noise from applying scale and offset again."""
+    raw = abs((value - offset) / scale)
+    noise = (abs(value) + abs(offset)) * 2.0**-50
+    if data_type is DataType.FLOAT64:
+        return raw * abs(scale) * 2.0**-52 + noise
+    if data_type is DataType.FLOAT32:
+        return raw * abs(scale) * 2.0**-23 + noise
+    return abs(scale) / 2 + noise
+
+
+def is_confirmed(
+    value: float, readback: float, data_type: DataType, scale: float = 1.0, offset: float = 0.0
+) -> bool:
+    """A write is confirmed only by a finite read-back within the round-trip tolerance (NaN confirms nothing)."""
+    if not (math.isfinite(readback) and math.isfinite(value)):
+        return False
+    return abs(readback - value) <= readback_tolerance(value, data_type, scale, offset) + 1e-9

@@ -491,6 +491,16 @@ def _loop_problems(config: PlantConfig) -> list[Problem]:
                 problems.append(Problem(path, f"'{ref}' must be a {kind} tag, not {tag.kind}"))
             elif field == "mode_request" and tag.access is not Access.WRITE:
                 problems.append(Problem(path, f"'{ref}' must be writable"))
+        # The PLC that runs the loop sheds it on its own watchdog: setpoint, read-back and mode handshake
+        # must sit on that one PLC, or a link loss to one of them leaves the loop half-controlled.
+        plcs = {
+            config.tags[ref].plc
+            for ref in (loop.sp, loop.working_sp, loop.mode, loop.mode_request)
+            if ref in config.tags
+        }
+        if len(plcs) > 1:
+            message = f"sp, working_sp, mode and mode_request must sit on one PLC, not {sorted(plcs)}"
+            problems.append(Problem(("loops", loop_name), message))
     # The gateway engages and releases a setpoint through its loop's mode handshake: no loop, no writes.
     loops_of = [loop.sp for loop in config.loops.values()]
     for name, tag in config.tags.items():
@@ -515,9 +525,15 @@ def _engine_problems(config: PlantConfig) -> list[Problem]:
                 problems.append(
                     Problem(path, f"engines may only write setpoints; '{ref}' is a {tag.kind} tag")
                 )
-        if engine.stale_after_s > config.gateway.replay_window_s:
-            # An id forgotten after the replay window must already be too old to pass the staleness rule.
-            message = f"stale_after_s {engine.stale_after_s:g} exceeds gateway.replay_window_s {config.gateway.replay_window_s:g}"
+        gateway = config.gateway
+        if engine.stale_after_s + gateway.clock_skew_tolerance_s >= gateway.replay_window_s:
+            # Ids are stamped at receipt and forgotten after the replay window; a recommendation can pass
+            # the time checks until issued_at + stale_after_s, and issued_at may lie up to the skew
+            # tolerance after receipt. The id must be remembered for all of that, strictly.
+            message = (
+                f"stale_after_s {engine.stale_after_s:g} + gateway.clock_skew_tolerance_s "
+                f"{gateway.clock_skew_tolerance_s:g} must be below gateway.replay_window_s {gateway.replay_window_s:g}"
+            )
             problems.append(Problem(("engines", engine_name, "stale_after_s"), message))
         for index, ref in enumerate(engine.reads):
             if ref not in config.tags:
@@ -560,6 +576,11 @@ def _deadband_problems(config: PlantConfig) -> list[Problem]:
         if rules.deadband >= smallest:
             message = f"deadband {rules.deadband:g} must be below the smallest legal step {smallest:g}"
             problems.append(Problem(("tags", name, "setpoint", "deadband"), message))
+        if not tag.type.is_float and smallest < abs(tag.scale):
+            # An integer register cannot hold a step finer than its scale: a ramp would round past its
+            # rate or stall rewriting one value.
+            message = f"the smallest legal step {smallest:g} is finer than the {tag.type} resolution {abs(tag.scale):g}"
+            problems.append(Problem(("tags", name, "setpoint"), message))
     return problems
 
 

@@ -36,6 +36,7 @@ class ReasonCode(StrEnum):
     PLC_UNAVAILABLE = "PLC_UNAVAILABLE"
     NO_CHANGE = "NO_CHANGE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    CONFIG_RELOADED = "CONFIG_RELOADED"  # decided under a config that a reload has since replaced
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,10 @@ Invariants:
 - A fallback entered on an anomaly (or by an operator) is **latched**: only an operator ``reset`` with a
   reason unlatches it, and even then AI control returns only on an explicit ``engage``. Nothing in the
   gateway ever moves a loop *into* ``ai`` on its own.
-- Moving toward safety (``fallback``, ``manual``) is always allowed; moving away from it (``engage``) is
-  refused from a latched fallback.
+- The latch survives ``manual``: an operator may take a latched loop into manual (their own setpoint), but
+  ``engage`` from there is refused until a ``reset`` (fallback -> manual -> engage must not launder a latch).
+- ``fallback`` is always allowed. ``manual`` is toward safety only from ``ai`` (it takes the AI out); from
+  ``fallback`` it asks the PLC for REMOTE, so it is a move *away* from conventional control (`DIRECTION`).
 
 Transitions, as a table of (mode, latched, event) -> (mode, latched); anything absent is refused.
 """
@@ -55,7 +57,6 @@ TRANSITIONS: dict[tuple[LoopMode, bool, ModeEvent], tuple[LoopMode, bool]] = {
     (_F, False, ModeEvent.MANUAL): (_M, False),
     (_F, False, ModeEvent.RESET): (_F, False),
     (_F, True, ModeEvent.FALLBACK): (_F, True),
-    (_F, True, ModeEvent.MANUAL): (_M, False),
     (_F, True, ModeEvent.RESET): (_F, False),
     (_A, False, ModeEvent.FALLBACK): (_F, True),
     (_A, False, ModeEvent.MANUAL): (_M, False),
@@ -63,7 +64,27 @@ TRANSITIONS: dict[tuple[LoopMode, bool, ModeEvent], tuple[LoopMode, bool]] = {
     (_M, False, ModeEvent.ENGAGE): (_A, False),
     (_M, False, ModeEvent.FALLBACK): (_F, True),
     (_M, False, ModeEvent.MANUAL): (_M, False),
+    (_F, True, ModeEvent.MANUAL): (_M, True),
+    (_M, True, ModeEvent.FALLBACK): (_F, True),
+    (_M, True, ModeEvent.MANUAL): (_M, True),
+    (_M, True, ModeEvent.RESET): (_M, False),
 }
+
+
+class Direction(StrEnum):
+    """Whether a transition takes a loop toward conventional control or away from it."""
+
+    TOWARD_SAFETY = "toward_safety"  # allowed to a locked-out session, applied even if the trail is down
+    AWAY = "away"  # needs a full session, and happens only once the trail has recorded it
+
+
+def direction(state: LoopState, event: ModeEvent) -> Direction:
+    """`fallback` always moves toward safety; `manual` only when it takes the loop out of AI control."""
+    if event is ModeEvent.FALLBACK or (event is ModeEvent.MANUAL and state.mode is LoopMode.AI):
+        return Direction.TOWARD_SAFETY
+    if event is ModeEvent.MANUAL and state.mode is LoopMode.MANUAL:
+        return Direction.TOWARD_SAFETY  # stays where it is
+    return Direction.AWAY
 
 
 def transition(state: LoopState, event: ModeEvent, reason: str) -> LoopState | None:

@@ -19,6 +19,10 @@ class TokenBucket:
     def full(cls, rate_per_s: float, burst: float, now: float) -> TokenBucket:
         return cls(rate_per_s, burst, burst, now)
 
+    def resized(self, rate_per_s: float, burst: float) -> TokenBucket:
+        """The same bucket under new limits (a config reload): never more tokens than the new burst."""
+        return TokenBucket(rate_per_s, burst, min(self.tokens, burst), self.updated_at)
+
     def take(self, now: float, cost: float = 1.0) -> tuple[TokenBucket, float]:
         """The bucket after trying to take `cost`, and 0.0 if granted or the seconds to wait if refused."""
         elapsed = max(0.0, now - self.updated_at)

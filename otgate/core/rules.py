@@ -192,7 +192,9 @@ def check_write_interval(
 ) -> Reasons:
     """Writes at most every `min_write_interval_s`. `grace_s` is how long until the write could happen:
     a proposal accepted now is written at the next scan, so at submission the gateway passes one scan."""
-    if writes and now + grace_s - writes[-1].at < rules.min_write_interval_s:
+    # Two writes at the same instant are too frequent whatever the interval (a scan stamped twice).
+    same_instant = grace_s == 0.0 and bool(writes) and now <= writes[-1].at
+    if writes and (same_instant or now + grace_s - writes[-1].at < rules.min_write_interval_s):
         elapsed = now - writes[-1].at
         detail = f"last write {elapsed:.2f} s ago, minimum {rules.min_write_interval_s:g} s"
         return _fail(ReasonCode.WRITE_TOO_FREQUENT, detail)

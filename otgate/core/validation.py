@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
-from otgate.core.config import Autonomy, RatePolicy, SetpointRules, TagKind
+from otgate.core.codec import quantize, resolution
+from otgate.core.config import Autonomy, RatePolicy, SetpointRules, Tag, TagKind
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
 from otgate.core.modes import LoopMode
 from otgate.core.plant import Plant
@@ -50,6 +52,27 @@ def validate(proposal: Proposal, snapshot: Snapshot, plant: Plant, history: Hist
     return _validate(proposal, snapshot, plant, history, now, at_submission=True)
 
 
+class WriteSource(StrEnum):
+    """Who a setpoint write is for; each source may write only while its loop is in one gateway mode."""
+
+    AI = "ai"  # an accepted autonomous proposal or its ramp steps
+    APPROVED = "approved"  # a supervised proposal an operator approved
+    OPERATOR = "operator"  # an operator's own setpoint in manual
+    SAFE_VALUE = "safe_value"  # the fallback policy walking the setpoint to its safe value
+
+
+def judge_write(
+    source: WriteSource, proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float
+) -> Decision:
+    """The write gate's check at the moment of the write: the full chain for `source`, against this
+    instant's loop modes (in `snapshot`), the config in force (`plant`) and fresh read-backs."""
+    if source is WriteSource.OPERATOR:
+        return validate_operator_setpoint(proposal, snapshot, plant, history, now, at_write=True)
+    if source is WriteSource.SAFE_VALUE:
+        return _validate_by_gateway(proposal, snapshot, plant, history, now, LoopMode.FALLBACK)
+    return revalidate(proposal, snapshot, plant, history, now)
+
+
 def revalidate(
     proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float
 ) -> Decision:
@@ -66,7 +89,13 @@ def revalidate(
 
 
 def validate_operator_setpoint(
-    proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float
+    proposal: Proposal,
+    snapshot: Snapshot,
+    plant: Plant,
+    history: History,
+    now: float,
+    *,
+    at_write: bool = False,
 ) -> Decision:
     """An operator's own setpoint for a loop in `manual`: the tag, value and process rules of the chain.
 
@@ -74,13 +103,24 @@ def validate_operator_setpoint(
     availability, the PLC being in REMOTE, interlocks, deadband, move, rate and change budget do, and a
     large move becomes a ramp under the tag's policy. Called again at each write, like `revalidate`.
     """
+    return _validate_by_gateway(proposal, snapshot, plant, history, now, LoopMode.MANUAL, at_write)
+
+
+def _validate_by_gateway(
+    proposal: Proposal,
+    snapshot: Snapshot,
+    plant: Plant,
+    history: History,
+    now: float,
+    required_mode: LoopMode,
+    at_write: bool = True,
+) -> Decision:
     tag = plant.tag(proposal.tag)
     if tag is None or tag.setpoint is None:
         reasons = [*check_known_tag(proposal, tag), *(check_writable(tag) if tag else ())]
         return _rejected(proposal, reasons)
-    return _validate_setpoint(
-        proposal, tag.setpoint, Autonomy.AUTONOMOUS, 0.0, snapshot, plant, history, now, [], LoopMode.MANUAL
-    )
+    check = _SetpointCheck(tag, Autonomy.AUTONOMOUS, 0.0, at_write, required_mode)
+    return _validate_setpoint(proposal, check, snapshot, plant, history, now, [])
 
 
 def _validate(
@@ -109,24 +149,35 @@ def _validate(
         return _rejected(proposal, reasons + list(check_finite(proposal.value)))
     autonomy = tag.setpoint.autonomy if at_submission else Autonomy.AUTONOMOUS
     grace_s = plant.write_period_s if at_submission else 0.0
-    return _validate_setpoint(
-        proposal, tag.setpoint, autonomy, grace_s, snapshot, plant, history, now, reasons, LoopMode.AI
-    )
+    check = _SetpointCheck(tag, autonomy, grace_s, not at_submission, LoopMode.AI)
+    return _validate_setpoint(proposal, check, snapshot, plant, history, now, reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class _SetpointCheck:
+    """How to judge one setpoint: for whom (mode, autonomy) and when (at submission or at the write)."""
+
+    tag: Tag
+    autonomy: Autonomy
+    grace_s: float  # how long until the write can happen (one scan at submission)
+    at_write: bool  # judged at the write: the rate is over the time actually elapsed since the last write
+    required_mode: LoopMode
 
 
 def _validate_setpoint(
     proposal: Proposal,
-    rules: SetpointRules,
-    autonomy: Autonomy,
-    grace_s: float,
+    check: _SetpointCheck,
     snapshot: Snapshot,
     plant: Plant,
     history: History,
     now: float,
     reasons: list[Reason],
-    required_mode: LoopMode,
 ) -> Decision:
-    value = proposal.value
+    tag, autonomy, grace_s, required_mode = check.tag, check.autonomy, check.grace_s, check.required_mode
+    rules = tag.setpoint
+    if rules is None:  # callers pass setpoint tags only; refuse rather than trust that
+        return _rejected(proposal, [*reasons, *check_writable(tag)])
+    value = _as_encoded(proposal.value, tag)
     finite = math.isfinite(value)
     reasons += check_finite(value)
     if finite:
@@ -145,58 +196,69 @@ def _validate_setpoint(
     if no_change:
         return _rejected(proposal, reasons + list(no_change))
     writes = history.writes.get(proposal.tag, ())
-    reasons += _movement_reasons(value, readback, rules, plant, writes, now, grace_s)
-    if not reasons:
-        return _approved(proposal, autonomy, Verdict.ACCEPTED, value, ())
-    return _ramp_or_reject(proposal, rules, autonomy, plant, readback, writes, now, reasons)
-
-
-def _movement_reasons(
-    value: float,
-    readback: float,
-    rules: SetpointRules,
-    plant: Plant,
-    writes: Sequence[WriteEvent],
-    now: float,
-    grace_s: float,
-) -> list[Reason]:
-    return [
+    period = _rate_period(plant.write_period_s, rules, writes, now, check.at_write)
+    reasons += [
         *check_move(value, readback, rules),
-        *check_rate(value, readback, rules, plant.write_period_s),
+        *check_rate(value, readback, rules, period),
         *check_window(value, readback, rules, writes, now),
         *check_write_interval(rules, writes, now, grace_s),
     ]
-
-
-def _ramp_or_reject(
-    proposal: Proposal,
-    rules: SetpointRules,
-    autonomy: Autonomy,
-    plant: Plant,
-    readback: float,
-    writes: Sequence[WriteEvent],
-    now: float,
-    reasons: list[Reason],
-) -> Decision:
+    if not reasons:
+        return _approved(proposal, autonomy, Verdict.ACCEPTED, value, ())
     if rules.on_rate_violation is RatePolicy.RAMP and {r.code for r in reasons} <= _RAMPABLE:
         base = window_base(writes, readback, rules.change_budget.window_s, now)
-        plan = plan_ramp(readback, proposal.value, rules, plant.write_period_s, base)
+        plan = plan_ramp(readback, value, rules, period, base, resolution(tag.type, tag.scale))
         if plan:
             return _approved(proposal, autonomy, Verdict.RAMPING, plan[0], plan, tuple(reasons))
     return _rejected(proposal, reasons)
 
 
+def _as_encoded(value: float, tag: Tag) -> float:
+    """Judge the value the PLC will hold, not the float before rounding (an int16 799.5 is written 800).
+
+    Float tags keep the proposed value: float32 rounding (2**-24 relative) lies inside the rules' slack."""
+    if tag.type.is_float:
+        return value
+    try:
+        return quantize(value, tag.type, tag.scale, tag.offset)
+    except ValueError:
+        return value  # not representable at all: the range check refuses it (or it is not finite)
+
+
+def _rate_period(
+    write_period_s: float, rules: SetpointRules, writes: Sequence[WriteEvent], now: float, at_write: bool
+) -> float:
+    """The time one step's rate is judged over. At the write it is the time actually elapsed since the
+    last confirmed write (capped at one write period): a late scan followed by an on-time one must not
+    put two full steps a fraction of a second apart."""
+    period = max(write_period_s, rules.min_write_interval_s)
+    if not at_write or not writes:
+        return period
+    return max(0.0, min(period, now - writes[-1].at))
+
+
 def plan_ramp(
-    start: float, target: float, rules: SetpointRules, write_period_s: float, base: float
+    start: float,
+    target: float,
+    rules: SetpointRules,
+    write_period_s: float,
+    base: float,
+    resolution: float = 0.0,
 ) -> tuple[float, ...]:
     """Setpoints from `start` to `target`, one per write period, each within move, rate, limits and budget.
 
-    Returns () when no such plan exists (start outside the limits, or the target beyond the budget).
+    On an integer tag every step is a whole number of `resolution` (rounded toward the start, so never
+    beyond the rate). Returns () when no such plan exists (start outside the limits, the target beyond
+    the budget, or a step smaller than the tag can express).
     """
     upward = target > start
     step = min(
         rules.max_move_up if upward else rules.max_move_down, step_limit(rules, upward, write_period_s)
     )
+    if resolution > 0:
+        step = math.floor(step / resolution + 1e-9) * resolution
+    if step <= 0:
+        return ()
     count = math.ceil(abs(target - start) / step - 1e-9)
     if count > MAX_RAMP_STEPS:
         return ()

@@ -199,3 +199,23 @@ async def test_audit_failure_answers_503(
     response = await client.post("/v1/recommendations", json=body(gateway), headers=AUTH)
     assert response.status_code == 503
     assert response.json()["error"] == "audit_unavailable"
+
+
+async def test_reload_that_lowers_an_engines_rate_applies_to_its_bucket(
+    client: httpx.AsyncClient, gateway: Gateway, tmp_path: Any
+):
+    from otgate.config_file import LoadedConfig
+
+    engine = gateway.plant.config.engines["optimizer"].model_copy(
+        update={"max_requests_per_s": 1.0, "burst": 2.0}
+    )
+    config = gateway.plant.config.model_copy(update={"engines": {"optimizer": engine}})
+    assert (
+        await client.post("/v1/recommendations", json=body(gateway, id="before"), headers=AUTH)
+    ).status_code == 200
+    gateway.reload_config("engineer", LoadedConfig(config, tmp_path / "tank.yaml", "0" * 64))
+    statuses = [
+        (await client.post("/v1/recommendations", json=body(gateway, id=f"r{k}"), headers=AUTH)).status_code
+        for k in range(5)
+    ]
+    assert statuses.count(200) <= 2 and 429 in statuses  # the new burst of 2, not the old 40

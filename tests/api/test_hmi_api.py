@@ -507,9 +507,38 @@ async def test_audit_failure_operator_still_falls_back_from_the_hmi(app: Any, ga
 
     gateway.audit.append_many = broken  # type: ignore[method-assign]
     answer = await operator.post("/hmi/api/plant/fallback", {"reason": "the trail is down"})
-    assert answer.status_code == 200
+    # Unrecorded, so 503 as documented; toward safety, so it took effect all the same.
+    assert answer.status_code == 503 and answer.json()["error"] == "audit_unavailable"
     assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
     assert gateway.alarms.is_active("AUDIT_FAILURE")
     state = await operator.http.get("/hmi/api/state")
     assert state.status_code == 200
+    await operator.http.aclose()
+
+
+async def test_lockout_refuses_manual_from_fallback_which_asks_the_plc_for_remote(app: Any, gateway: Gateway):
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+    for _ in range(LOCKOUT_FAILURES):
+        await http.post("/hmi/api/session", json={"user": "operator", "password": "guess"})
+    op = await log_in(app, "operator")
+    refused = await op.post("/hmi/api/loops/LIC-101/manual")
+    assert refused.status_code == 403 and refused.json()["error"] == "locked_out_toward_safety_only"
+    assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
+
+
+async def test_reset_with_the_trail_dead_answers_503_and_stays_latched(app: Any, gateway: Gateway):
+    from otgate.audit_store import AuditStoreError
+
+    operator = await log_in(app, "operator")
+    assert (await operator.post("/hmi/api/loops/LIC-101/fallback")).status_code == 200
+
+    def broken(*args: object) -> None:
+        raise AuditStoreError("disk full")
+
+    gateway.audit.append_many = broken  # type: ignore[method-assign]
+    for action in ("reset", "engage"):
+        answer = await operator.post(f"/hmi/api/loops/LIC-101/{action}", {"reason": "looks fine"})
+        assert answer.status_code == 503 and answer.json()["error"] == "audit_unavailable"
+    state = gateway.loops["LIC-101"].state
+    assert state.mode is LoopMode.FALLBACK and state.latched
     await operator.http.aclose()

@@ -17,7 +17,7 @@ from otgate.core.proposal import Proposal
 from otgate.gateway import Answer, Gateway
 from otgate.service import build_links
 from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation, WriteRecord
+from simulator.simulation import Simulation, WriteRecord, default_config
 from tests.conftest import PLANT_CONFIGS
 from tests.field.harness import IgnoringPlc
 
@@ -101,9 +101,11 @@ async def running(
     seed: int = 1,
     ignoring: frozenset[str] = frozenset(),
     adjust: Callable[[PlantConfig], PlantConfig] | None = None,
+    adjust_plc: Callable[[PlantConfig], PlantConfig] | None = None,
 ) -> AsyncIterator[Harness]:
-    """`ignoring`: tags whose writes the PLC accepts and silently drops (a faulty PLC program or card)."""
-    sim = Simulation(plant, seed=seed)
+    """`ignoring`: tags whose writes the PLC accepts and silently drops (a faulty PLC program or card).
+    `adjust` changes the gateway's config; `adjust_plc` the simulated PLC's too (its register encoding)."""
+    sim = Simulation(plant, seed=seed, config=adjust_plc(default_config(plant)) if adjust_plc else None)
     plc = IgnoringPlc(sim)
     plc.ignored.update(ignoring)
     opcua_port = 0 if protocol is Protocol.OPCUA else None

@@ -129,6 +129,8 @@ class IgnoringPlc:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
         self.ignored: set[str] = set()
+        # Values the PLC program reports whatever the process does (a mode outside the contract, a NaN).
+        self.overrides: dict[str, float] = {}
         self.ignored_writes: list[PlcWrite] = []
         self.republish: Callable[[], Coroutine[None, None, None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,7 +155,7 @@ class IgnoringPlc:
         self.sim.tick()
 
     def image(self) -> dict[str, float]:
-        return self.sim.image()
+        return {**self.sim.image(), **self.overrides}
 
     def write_tag(self, tag: str, value: float, *, protocol: str, address: str) -> bool:
         if tag not in self.ignored or not self.sim.is_writable(tag):
