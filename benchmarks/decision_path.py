@@ -163,7 +163,7 @@ async def _engage(gateway: Gateway, runtime: SimRuntime[Simulation], clock: Manu
     for _ in range(10):
         await runtime.step()
         clock.advance(runtime.sim.dt_s)
-        await gateway.scan(clock.now())
+        await gateway.scan(clock.monotonic())
         if gateway.loops[LOOP].remote_confirmed and runtime.sim.loop_modes()[LOOP] == "REMOTE":
             return
     raise RuntimeError(f"PLC did not confirm REMOTE: {runtime.sim.loop_modes()}")
@@ -192,7 +192,7 @@ async def measure(protocol: Protocol, size: Size, samples: Samples | None = None
                 async with bare_transport(runtime, protocol) as write_and_read:
                     bare = await start_listener(baseline_app(write_and_read), HOST, 0)
                     try:
-                        await gateway.scan(clock.now())
+                        await gateway.scan(clock.monotonic())
                         await _engage(gateway, runtime, clock)
                         await _sample(gateway, runtime, clock, api, bare, size, samples)
                     finally:

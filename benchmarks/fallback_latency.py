@@ -63,7 +63,7 @@ async def one_fallback(data_dir: Path) -> tuple[int, float]:
                 await runtime.step()
                 clock.advance(sim.dt_s)
                 began = time.perf_counter()
-                await gateway.scan(clock.now())
+                await gateway.scan(clock.monotonic())
                 return time.perf_counter() - began
 
             await step()

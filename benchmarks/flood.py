@@ -69,9 +69,9 @@ async def scenario(size: Size, flooded: bool, data_dir: Path) -> dict[str, Any]:
     with AuditStore(data_dir, None) as store:
         fake = FakeLink(config.tags, PLC)
         gateway = Gateway(compile_plant(config), {"plc1": fake}, store, clock)
-        await gateway.scan(clock.now())
+        await gateway.scan(clock.monotonic())
         gateway.operator_action("bench", ["LIC-101"], ModeEvent.ENGAGE, "bench")
-        await gateway.scan(clock.now())
+        await gateway.scan(clock.monotonic())
         transport = httpx.ASGITransport(app=create_ai_app(gateway))
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             budget = [size.flood_requests if flooded else 0]
@@ -101,7 +101,7 @@ async def scenario(size: Size, flooded: bool, data_dir: Path) -> dict[str, Any]:
                 latencies.append((time.perf_counter() - began) * 1000)
                 verdicts.append(answer.json()["decisions"][0]["decision"])
                 clock.advance(1.0)
-                await gateway.scan(clock.now())
+                await gateway.scan(clock.monotonic())
                 await asyncio.sleep(0)
             budget[0] = 0
             await asyncio.gather(*flood)

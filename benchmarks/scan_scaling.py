@@ -138,7 +138,7 @@ async def _alternate(
 ) -> tuple[list[float], list[float]]:
     async def scan() -> None:
         clock.advance(1.0)
-        await gateway.scan(clock.now())
+        await gateway.scan(clock.monotonic())
 
     await scan()  # connects
     if len(gateway.snapshot.values) != len(gateway.plant.config.tags) or gateway.snapshot.bad_quality:

@@ -155,7 +155,7 @@ async def serve(argv: Sequence[str]) -> None:
         if op == "post":
             answer["status"] = await gateway.post(message["token"], message["body"].encode())
         elif op == "scan":
-            await gateway.scan(clock.now())
+            await gateway.scan(clock.monotonic())
         elif op == "operator":
             await gateway.operate(
                 message["user"], message["loops"], ModeEvent(message["event"]), message["reason"]

@@ -180,7 +180,7 @@ class _Run:
             for submission in engine.act(t, EPOCH + t, sp):
                 await self._post(submission)
         if self.gateway is not None:
-            await self.gateway.scan(self.clock.now())
+            await self.gateway.scan(self.clock.monotonic())
         self._record(t, writes_before)
 
     def _working_sp(self, tag: str) -> float:

@@ -1,5 +1,14 @@
-"""Where the gateway's time comes from. Everything time-dependent takes a Clock, so tests and HIL runs
-drive simulated time deterministically while production uses the system clock."""
+"""Where the gateway's time comes from: the one module that reads the system clocks.
+
+Two time bases, each for its own job (one time base for durations):
+- `monotonic()` never steps. Every duration the gateway keeps runs on it: scan pacing, the heartbeat
+  period, engine-silent timeouts, write intervals, change-budget windows, replay-id memory, approval
+  expiry, session idle timeouts, rate limits, monitors' windows.
+- `now()` is the wall clock. It only stamps records (the audit trail, alarms) and judges an engine's
+  `issued_at`. A step of it (NTP, an operator's date change) moves no timer; it is detected by comparing
+  the two (`CLOCK_JUMP`).
+Everything time-dependent takes a Clock, so tests and HIL runs drive simulated time deterministically.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +26,9 @@ class Clock(Protocol):
         """Seconds on a clock that never steps; compared with `now` to detect wall-clock jumps."""
         ...
 
-    async def sleep_until(self, deadline: float) -> None: ...
+    async def sleep_until(self, deadline: float) -> None:
+        """Wait until `monotonic()` reaches `deadline`."""
+        ...
 
 
 class SystemClock:
@@ -28,15 +39,17 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep_until(self, deadline: float) -> None:
-        await asyncio.sleep(max(0.0, deadline - time.time()))
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
 
 class ManualClock:
-    """A clock that moves only when told to; `sleep_until` returns at once after advancing to the deadline."""
+    """A clock that moves only when told to; `sleep_until` returns at once after advancing to the deadline.
+
+    Both bases start at `start` and move together until `jump` steps the wall clock alone."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self.time = start
-        self.steady = 0.0
+        self.steady = start
 
     def now(self) -> float:
         return self.time
@@ -53,5 +66,5 @@ class ManualClock:
         self.time += seconds
 
     async def sleep_until(self, deadline: float) -> None:
-        self.advance(max(0.0, deadline - self.time))
+        self.advance(max(0.0, deadline - self.steady))
         await asyncio.sleep(0)

@@ -153,13 +153,13 @@ class Gateway:
         """Decide a batch, make every decision durable in the trail, then schedule the writes."""
         if self.audit_failed:
             raise AuditUnavailable
-        now = self.clock.now()
+        now, wall = self.clock.monotonic(), self.clock.now()
         snapshot, history = self.current_snapshot(), self.history()
         decisions = []
         batch_ids: set[str] = set()
         for proposal in proposals:  # an id repeated inside one batch is a replay of its first use
             seen = replace(history, seen_ids=batch_ids) if proposal.id in batch_ids else history
-            decisions.append(self._decide(proposal, snapshot, seen, now))
+            decisions.append(self._decide(proposal, snapshot, seen, now, wall))
             batch_ids.add(proposal.id)
         texts = [*rationales, *[None] * (len(proposals) - len(rationales))]
         entries: list[tuple[str, str, dict[str, Any]]] = []
@@ -168,7 +168,7 @@ class Gateway:
                 (AuditKind.RECOMMENDATION, f"engine:{proposal.engine}", _recommendation_data(proposal, text))
             )
             entries.append((AuditKind.DECISION, GATEWAY, _decision_data(decision)))
-        records = self._audit_many(entries, now)
+        records = self._audit_many(entries)
         if records is None:
             raise AuditUnavailable
         self._supervise_answers(proposals, decisions, now)
@@ -189,7 +189,7 @@ class Gateway:
             oldest = next(iter(self.awaiting))
             del self.awaiting[oldest]
             self._audit(
-                AuditKind.APPROVAL, GATEWAY, {"id": oldest, "outcome": "expired", "why": "queue full"}, now
+                AuditKind.APPROVAL, GATEWAY, {"id": oldest, "outcome": "expired", "why": "queue full"}
             )
 
     def _supervise_answers(
@@ -200,13 +200,15 @@ class Gateway:
             by_engine.setdefault(proposal.engine, []).append((proposal, decision))
             if decision.verdict is Verdict.REJECTED and decision.codes != (ReasonCode.NO_CHANGE,):
                 # One alarm per engine that counts its rejections: 500 rejections, one alarm.
-                self.raise_alarm(f"REJECTIONS:{proposal.engine}", "recommendations rejected", "low", now)
+                self.raise_alarm(f"REJECTIONS:{proposal.engine}", "recommendations rejected", "low")
         for engine, answers in by_engine.items():
             self.act_on(on_answers(self.plant, self.monitors, engine, answers, now), now)
 
-    def _decide(self, proposal: Proposal, snapshot: Snapshot, history: History, now: float) -> Decision:
+    def _decide(
+        self, proposal: Proposal, snapshot: Snapshot, history: History, now: float, wall: float
+    ) -> Decision:
         try:
-            return validate(proposal, snapshot, self.plant, history, now)
+            return validate(proposal, snapshot, self.plant, history, now, wall=wall)
         except Exception:  # a bug in the core must fail closed, never open
             log.exception("validate raised for %s", proposal.id)
             reason = Reason(ReasonCode.INTERNAL_ERROR, "internal error; recorded in the audit trail")
@@ -228,14 +230,14 @@ class Gateway:
 
         Raises AuditUnavailable when the trail could not record it: toward-safety changes have then
         taken effect anyway, changes away from conventional control have not."""
-        now = self.clock.now()
+        now = self.clock.monotonic()
         outcome = {}
         for name in loop_names:
             before = self.loops[name].state
             after = self._change_mode(name, event, f"{user}: {reason}", now, actor=f"operator:{user}")
             outcome[name] = after.mode.value if after is not None else f"refused from {_describe(before)}"
         data = {"event": event.value, "loops": list(loop_names), "reason": reason, "outcome": outcome}
-        if self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, now) < 0:
+        if self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data) < 0:
             raise AuditUnavailable
         return outcome
 
@@ -245,14 +247,14 @@ class Gateway:
 
     def decide_approval(self, user: str, proposal_id: str, digest: str, approve: bool) -> ApprovalOutcome:
         """An operator's answer to a queued supervised recommendation: bound, single-use, expiring."""
-        now = self.clock.now()
+        now = self.clock.monotonic()
         item = self.awaiting.get(proposal_id)
         problem = judge(item, digest, self.plant.config.gateway.approval_ttl_s, now)
         outcome = problem or (ApprovalOutcome.APPROVED if approve else ApprovalOutcome.REJECTED)
         if item is not None and outcome is not ApprovalOutcome.MISMATCH:
             del self.awaiting[proposal_id]  # single use: approved, rejected or expired, it is gone
         data = {"id": proposal_id, "outcome": outcome.value, "digest": digest}
-        seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data, now)
+        seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data)
         if seq < 0:
             raise AuditUnavailable
         if item is not None and outcome is ApprovalOutcome.APPROVED:
@@ -261,17 +263,15 @@ class Gateway:
 
     def set_manual_setpoint(self, user: str, loop_name: str, value: float) -> Decision:
         """An operator's own setpoint for a loop in manual, through the same rules as any write."""
-        now = self.clock.now()
+        now = self.clock.monotonic()
         loop = self.plant.config.loops[loop_name]
         self.manual_ids += 1
-        proposal = Proposal(f"manual-{self.manual_ids}", f"operator:{user}", loop.sp, value, now)
+        proposal = Proposal(f"manual-{self.manual_ids}", f"operator:{user}", loop.sp, value, self.clock.now())
         decision = validate_operator_setpoint(
             proposal, self.current_snapshot(), self.plant, self.history(), now
         )
         data = {**_decision_data(decision), "requested": value if math.isfinite(value) else repr(value)}
-        seq = self._audit(
-            AuditKind.OPERATOR_ACTION, f"operator:{user}", {"event": "manual_setpoint", **data}, now
-        )
+        seq = self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", {"event": "manual_setpoint", **data})
         if seq < 0:
             raise AuditUnavailable
         if decision.is_write:
@@ -279,25 +279,24 @@ class Gateway:
         return decision
 
     def lift_quarantine(self, user: str, engine: str, reason: str) -> bool:
-        now = self.clock.now()
         lifted = engine in self.quarantined
         self.quarantined.discard(engine)
         data = {"event": "lift_quarantine", "engine": engine, "lifted": lifted, "reason": reason}
-        self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, now)
+        self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data)
         return lifted
 
     def acknowledge_alarm(self, user: str, code: str) -> bool:
         if not self.alarms.acknowledge(code, user):
             return False
         data = {"event": "acknowledge_alarm", "code": code}
-        self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, self.clock.now())
+        self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data)
         return True
 
     def reload_config(self, user: str, loaded: LoadedConfig) -> None:
         """An engineer's reload of an already checked config: every loop goes back to conventional control.
 
         A new generation: whatever was decided under the old config is never written under the new one."""
-        now = self.clock.now()
+        now = self.clock.monotonic()
         self.fall_back(
             [n for n, r in self.loops.items() if r.state.mode in REMOTE_MODES], "config reload", now
         )
@@ -309,7 +308,7 @@ class Gateway:
         if self.config_file is not None:
             self.watch_config_file(loaded)
         data = {"file": str(loaded.path), "sha256": loaded.sha256, "plant": loaded.config.plant, "by": user}
-        if self._audit(AuditKind.CONFIG_LOAD, f"operator:{user}", data, now) < 0:
+        if self._audit(AuditKind.CONFIG_LOAD, f"operator:{user}", data) < 0:
             raise AuditUnavailable
 
     # ------------------------------------------------------------------------------------------ mode authority
@@ -328,7 +327,7 @@ class Gateway:
             return None
         if after != before:
             data = {"loop": name, "from": _describe(before), "to": _describe(after), "reason": reason}
-            recorded = self._audit(AuditKind.MODE_CHANGE, actor, data, now) >= 0
+            recorded = self._audit(AuditKind.MODE_CHANGE, actor, data) >= 0
             if not recorded and direction(before, event) is Direction.AWAY:
                 return None
         self._enter(name, after, now)
@@ -360,7 +359,9 @@ class Gateway:
     # ------------------------------------------------------------------------------------------ scan
 
     async def scan(self, now: float) -> None:
-        """One cycle. Never raises: a failure in the cycle is itself a reason to fall back."""
+        """One cycle at monotonic time `now`. Never raises: a failure in the cycle is itself a reason to
+        fall back. Every duration the gateway keeps runs on this time base; records and alarms are
+        stamped with the wall clock, which a step (NTP, an operator's date change) cannot pause."""
         self.scans += 1
         self._forget_old_ids(now)
         try:
@@ -371,14 +372,14 @@ class Gateway:
             await self._apply_pending(now)
         except Exception as error:  # fail safe: unknown state means conventional control
             log.exception("scan failed")
-            self.raise_alarm("SCAN_FAILURE", f"scan failed: {type(error).__name__}", "high", now)
+            self.raise_alarm("SCAN_FAILURE", f"scan failed: {type(error).__name__}", "high")
             self.fall_back(self._remote_loops(), "scan failure", now)
 
     def _supervise_scan(self, now: float) -> None:
         up = {p for p, link in self.links.items() if link.is_connected}
         engaged = {n: r.engaged_at for n, r in self.loops.items() if r.engaged_at is not None}
         ai = {n for n, r in self.loops.items() if r.state.mode is LoopMode.AI and r.remote_confirmed}
-        view = ScanView(self.current_snapshot(), engaged, ai, up, now, self.clock.monotonic())
+        view = ScanView(self.current_snapshot(), engaged, ai, up, wall=self.clock.now(), monotonic=now)
         anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now)
         self.act_on(anomalies, now)
         current = {f"{a.code.value}:{a.subject}" for a in anomalies}
@@ -434,12 +435,9 @@ class Gateway:
         code = f"PLC_LINK_LOST:{plc_name}"
         if code not in self.alarms or not self.alarms[code].active:
             self._audit(
-                AuditKind.ANOMALY,
-                GATEWAY,
-                {"anomaly": "plc_link_lost", "plc": plc_name, "detail": detail},
-                now,
+                AuditKind.ANOMALY, GATEWAY, {"anomaly": "plc_link_lost", "plc": plc_name, "detail": detail}
             )
-        self.raise_alarm(code, f"PLC {plc_name} unreachable: {detail}", "high", now)
+        self.raise_alarm(code, f"PLC {plc_name} unreachable: {detail}", "high")
         tags = self.plant.config.tags
         loops = [
             n
@@ -470,7 +468,7 @@ class Gateway:
             except Exception as error:
                 log.exception("mode handshake failed for %s", name)
                 detail = f"mode handshake failed: {type(error).__name__}"
-                self.raise_alarm(f"HANDSHAKE_FAILURE:{name}", detail, "high", now)
+                self.raise_alarm(f"HANDSHAKE_FAILURE:{name}", detail, "high")
                 if self.loops[name].state.mode in REMOTE_MODES:
                     self.fall_back([name], detail, now)
 
@@ -482,7 +480,7 @@ class Gateway:
         plc = plc_state(raw)
         if plc is PlcState.UNKNOWN:
             message = f"PLC loop {name} reports undefined mode {raw:g} (taken as not REMOTE)"
-            self.raise_alarm(f"PLC_MODE_UNKNOWN:{name}", message, "high", now)
+            self.raise_alarm(f"PLC_MODE_UNKNOWN:{name}", message, "high")
         else:
             self.clear_alarm(f"PLC_MODE_UNKNOWN:{name}")
         holds_remote = runtime.state.mode in REMOTE_MODES
@@ -506,12 +504,10 @@ class Gateway:
             self._remote_confirmed(name, loop, runtime, now)
         elif action is Action.REMOTE_LOST:
             # The PLC left REMOTE by itself: watchdog shed, panel operator, or restart. Never fight it.
-            self.raise_alarm(f"REMOTE_LOST:{name}", f"PLC loop {name} left REMOTE", "high", now)
+            self.raise_alarm(f"REMOTE_LOST:{name}", f"PLC loop {name} left REMOTE", "high")
             self.fall_back([name], "PLC left REMOTE (operator override or shed)", now)
         elif action is Action.ENGAGE_REFUSED:
-            self.raise_alarm(
-                f"ENGAGE_REFUSED:{name}", f"PLC loop {name} did not accept REMOTE", "medium", now
-            )
+            self.raise_alarm(f"ENGAGE_REFUSED:{name}", f"PLC loop {name} did not accept REMOTE", "medium")
             self.fall_back([name], "PLC did not confirm REMOTE", now)
         elif action is Action.REQUEST_REMOTE:
             await self._request_mode(loop, PlcMode.REMOTE)
@@ -520,7 +516,7 @@ class Gateway:
         elif action in (Action.REQUEST_LOCAL, Action.RELEASE_OVERDUE):
             if action is Action.RELEASE_OVERDUE:
                 message = f"PLC loop {name} has not confirmed its local mode"
-                self.raise_alarm(f"FALLBACK_UNCONFIRMED:{name}", message, "high", now)
+                self.raise_alarm(f"FALLBACK_UNCONFIRMED:{name}", message, "high")
             if not await self._ramp_to_safe_value(name, loop, now):
                 await self._request_mode(loop, PlcMode.AUTO)
 
@@ -531,14 +527,14 @@ class Gateway:
         if readback is not None:
             on_engaged(self.plant, self.monitors, name, readback)
         data = {"loop": name, "plc_mode": "REMOTE", "confirmed": True}
-        self._audit(AuditKind.MODE_CHANGE, GATEWAY, data, now)
+        self._audit(AuditKind.MODE_CHANGE, GATEWAY, data)
 
     def _local_confirmed(self, name: str, runtime: LoopRuntime, raw: float, now: float) -> None:
         if runtime.release_requested_at is None:
             return
         elapsed = now - runtime.release_requested_at
         data = {"loop": name, "plc_mode": PlcMode(int(raw)).name, "confirmed": True, "after_s": elapsed}
-        self._audit(AuditKind.MODE_CHANGE, GATEWAY, data, now)
+        self._audit(AuditKind.MODE_CHANGE, GATEWAY, data)
         self.clear_alarm(f"FALLBACK_UNCONFIRMED:{name}")
         runtime.release_requested_at = None
 
@@ -590,7 +586,7 @@ class Gateway:
             if ReasonCode.WRITE_TOO_FREQUENT in decision.codes:
                 return GateResult.WAITING
             self._finish(intent)
-            self._audit(AuditKind.DECISION, GATEWAY, {**_decision_data(decision), "revalidation": True}, now)
+            self._audit(AuditKind.DECISION, GATEWAY, {**_decision_data(decision), "revalidation": True})
             return GateResult.REFUSED
         tag = self.plant.config.tags[tag_name]
         loop_name, loop = self.plant.loop_by_setpoint[tag_name]
@@ -602,7 +598,7 @@ class Gateway:
             "proposal_id": intent.proposal.id,
             "decision_seq": intent.decision_seq,
         }
-        if self._audit(AuditKind.PLC_WRITE, GATEWAY, data, now) < 0:
+        if self._audit(AuditKind.PLC_WRITE, GATEWAY, data) < 0:
             return GateResult.REFUSED  # nothing reaches a PLC that the trail has not recorded
         value = decision.value
         try:
@@ -618,7 +614,7 @@ class Gateway:
         self.writes.setdefault(tag_name, deque()).append(WriteEvent(now, value, previous))
         self._prune_writes(tag_name, now)
         self._audit(
-            AuditKind.WRITE_CONFIRMED, GATEWAY, {"tag": tag_name, "value": value, "readback": readback}, now
+            AuditKind.WRITE_CONFIRMED, GATEWAY, {"tag": tag_name, "value": value, "readback": readback}
         )
         if decision.verdict is Verdict.ACCEPTED:
             self._finish(intent)
@@ -654,8 +650,8 @@ class Gateway:
     ) -> None:
         tag_name = intent.proposal.tag
         self._finish(intent)
-        self._audit(AuditKind.WRITE_FAILED, GATEWAY, {"tag": tag_name, "value": value, "detail": detail}, now)
-        self.raise_alarm(f"WRITE_UNCONFIRMED:{tag_name}", f"{tag_name}: {detail}", "high", now)
+        self._audit(AuditKind.WRITE_FAILED, GATEWAY, {"tag": tag_name, "value": value, "detail": detail})
+        self.raise_alarm(f"WRITE_UNCONFIRMED:{tag_name}", f"{tag_name}: {detail}", "high")
         self.fall_back([loop_name], f"write not confirmed: {detail}", now)
 
     def _prune_writes(self, tag_name: str, now: float) -> None:
@@ -683,11 +679,12 @@ class Gateway:
 
     # ------------------------------------------------------------------------------------------ alarms, audit
 
-    def raise_alarm(self, code: str, message: str, priority: str, now: float) -> bool:
-        """Raise or count up an alarm; a newly active one is audited (repeats are counted, not recorded)."""
-        if not self.alarms.raise_(code, message, priority, now):
+    def raise_alarm(self, code: str, message: str, priority: str) -> bool:
+        """Raise or count up an alarm (stamped with the wall clock, for people); a newly active one is
+        audited (repeats are counted, not recorded)."""
+        if not self.alarms.raise_(code, message, priority, self.clock.now()):
             return False
-        self._audit(AuditKind.ALARM, GATEWAY, {"code": code, "message": message, "priority": priority}, now)
+        self._audit(AuditKind.ALARM, GATEWAY, {"code": code, "message": message, "priority": priority})
         return True
 
     def clear_alarm(self, code: str) -> None:
@@ -698,16 +695,15 @@ class Gateway:
         for anomaly in anomalies:
             code = f"{anomaly.code.value}:{anomaly.subject}"
             priority = "high" if anomaly.fallback else "medium"
-            if self.raise_alarm(code, anomaly.detail, priority, now):
+            if self.raise_alarm(code, anomaly.detail, priority):
                 data = {"anomaly": anomaly.code.value, "subject": anomaly.subject, "detail": anomaly.detail}
-                self._audit(AuditKind.ANOMALY, GATEWAY, data, now)
+                self._audit(AuditKind.ANOMALY, GATEWAY, data)
             if anomaly.quarantine and anomaly.subject not in self.quarantined:
                 self.quarantined.add(anomaly.subject)
                 self._audit(
                     AuditKind.ANOMALY,
                     GATEWAY,
                     {"quarantined": anomaly.subject, "because": anomaly.code.value},
-                    now,
                 )
             if anomaly.fallback:
                 loops = [
@@ -719,48 +715,53 @@ class Gateway:
         """An operator event with no effect on the plant (login, logout, a refused login) into the trail.
 
         False when the trail cannot record; the gateway has then already closed the AI path."""
-        return self._audit(kind, f"operator:{user}", data, self.clock.now()) >= 0
+        return self._audit(kind, f"operator:{user}", data) >= 0
 
     def recover(self) -> int:
         """After a start: remember the recommendation ids of the replay window from the trail, so a
-        recommendation answered before a crash or restart is still refused as a replay. Returns how many."""
-        now = self.clock.now()
-        horizon = now - self.plant.config.gateway.replay_window_s
+        recommendation answered before a crash or restart is still refused as a replay. Returns how many.
+
+        The trail is stamped with the wall clock; each id's receipt is carried over to this process's
+        monotonic time by its age, so it is forgotten when the window after its receipt has passed."""
+        wall, now = self.clock.now(), self.clock.monotonic()
+        horizon = wall - self.plant.config.gateway.replay_window_s
         for record in self.audit.records(self.audit.first_seq_since(horizon)):
             if record.kind == AuditKind.RECOMMENDATION and isinstance(record.data.get("id"), str):
-                self.seen_ids[str(record.data["id"])] = record.at
+                self.seen_ids[str(record.data["id"])] = now - max(0.0, wall - record.at)
         return len(self.seen_ids)
 
     def heartbeat_from(self, engine: str) -> None:
         """An engine's heartbeat: alive, nothing to propose (no audit record: it changes nothing)."""
-        on_heartbeat(self.monitors, engine, self.clock.now())
+        on_heartbeat(self.monitors, engine, self.clock.monotonic())
 
     def note_refusal(self, engine: str) -> None:
         """An engine's request refused for its rate (HTTP 429): floods are an anomaly of their own."""
-        on_refusal(self.plant, self.monitors, engine, self.clock.now())
+        on_refusal(self.plant, self.monitors, engine, self.clock.monotonic())
 
-    def _audit(self, kind: str, actor: str, data: dict[str, Any], now: float) -> int:
+    def _audit(self, kind: str, actor: str, data: dict[str, Any]) -> int:
         """Record one entry; -1 when the trail cannot (the gateway has then closed the AI path)."""
-        seqs = self._audit_many([(kind, actor, data)], now)
+        seqs = self._audit_many([(kind, actor, data)])
         return seqs[0] if seqs else -1
 
-    def _audit_many(self, entries: list[tuple[str, str, dict[str, Any]]], now: float) -> list[int] | None:
-        """Record entries in one durable transaction; None when the trail cannot."""
+    def _audit_many(self, entries: list[tuple[str, str, dict[str, Any]]]) -> list[int] | None:
+        """Record entries in one durable transaction, stamped with the wall clock; None when the trail cannot."""
         if self.audit_failed:
             return None
+        at = self.clock.now()
         try:
             records = self.audit.append_many(
-                [AuditEntry(kind, actor, data, now) for kind, actor, data in entries]
+                [AuditEntry(kind, actor, data, at) for kind, actor, data in entries]
             )
         except AuditStoreError as error:
-            self._audit_failure(str(error), now)
+            self._audit_failure(str(error))
             return None
         return [record.seq for record in records]
 
-    def _audit_failure(self, detail: str, now: float) -> None:
+    def _audit_failure(self, detail: str) -> None:
         """Without a trail the AI path is closed: every loop back to conventional control."""
         self.audit_failed = True
-        self.alarms.raise_("AUDIT_FAILURE", f"audit trail unavailable: {detail}", "high", now)
+        now = self.clock.monotonic()
+        self.alarms.raise_("AUDIT_FAILURE", f"audit trail unavailable: {detail}", "high", self.clock.now())
         for name, runtime in self.loops.items():
             after = transition(runtime.state, ModeEvent.FALLBACK, "audit trail unavailable")
             if after is not None:  # the table always allows fallback; unrecorded, as the trail is down

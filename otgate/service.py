@@ -140,16 +140,16 @@ class GatewayService:
         self._scanning = asyncio.create_task(self._scan_forever())
 
     async def _scan_forever(self) -> None:
-        scheduled = self.clock.now()
+        scheduled = self.clock.monotonic()
         while not self._stop.is_set():
             # Judged on the actual time, not the schedule: a late scan followed by an on-time one must
             # not look a full period apart to the rate rules.
-            await self.gateway.scan(self.clock.now())
+            await self.gateway.scan(self.clock.monotonic())
             # The period in force now: a reload that changes the scan interval changes the pace too,
             # or the step sizes (computed from the new period) would come at the old pace.
             period = self.gateway.plant.config.gateway.scan_interval_s
             scheduled += period
-            late = self.clock.now() - scheduled
+            late = self.clock.monotonic() - scheduled
             if late > period:  # overrun: skip missed scans rather than bursting to catch up
                 scheduled += period * int(late // period)
             await self.clock.sleep_until(scheduled)

@@ -19,9 +19,9 @@ from otgate.gateway import AuditUnavailable, Gateway
 
 
 async def engaged(gateway: Gateway) -> Gateway:
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     gateway.operator_action("operator", ["LIC-101"], ModeEvent.ENGAGE, "test")
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     return gateway
 
 
@@ -30,19 +30,19 @@ def proposal(gateway: Gateway, value: float, id: str = "rec-1") -> Proposal:
 
 
 async def test_gateway_starts_with_every_loop_in_fallback(gateway: Gateway):
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     assert {r.state.mode for r in gateway.loops.values()} == {LoopMode.FALLBACK}
 
 
 async def test_gateway_in_fallback_asks_plc_for_local_mode(gateway: Gateway, fake: FakeLink):
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     assert ("LIC-101.MODE_REQ", float(PlcMode.AUTO)) in [(w.tag, w.value) for w in fake.writes]
 
 
 async def test_gateway_beats_heartbeat_once_per_period(gateway: Gateway, fake: FakeLink):
     for k in range(3):
-        await gateway.scan(gateway.clock.now() + k)
-        await gateway.scan(gateway.clock.now() + k + 0.5)  # a second scan within the heartbeat period
+        await gateway.scan(gateway.clock.monotonic() + k)
+        await gateway.scan(gateway.clock.monotonic() + k + 0.5)  # a second scan within the heartbeat period
     assert [w.value for w in fake.writes if w.tag == "PLC.HEARTBEAT"] == [1.0, 2.0, 3.0]
 
 
@@ -50,7 +50,7 @@ async def test_silently_ignored_write_raises_readback_alarm_and_falls_back(gatew
     await engaged(gateway)
     fake.ignore_writes.add("LIC-101.RSP")
     gateway.submit([proposal(gateway, 650.4)])
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert "WRITE_UNCONFIRMED:LIC-101.RSP" in gateway.alarms
     assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
     kinds = [r.kind for r in gateway.audit.records()]
@@ -60,7 +60,7 @@ async def test_silently_ignored_write_raises_readback_alarm_and_falls_back(gatew
 async def test_link_lost_falls_back_and_answers_plc_unavailable(gateway: Gateway, fake: FakeLink):
     await engaged(gateway)
     fake.down = True
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
     assert "PLC_LINK_LOST:plc1" in gateway.alarms
     (answer,) = gateway.submit([proposal(gateway, 650.4)])
@@ -102,7 +102,7 @@ async def test_exception_in_scan_falls_back(gateway: Gateway, monkeypatch: pytes
         raise RuntimeError("bug")
 
     monkeypatch.setattr(gateway, "_reconcile_modes", broken)
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
     assert "SCAN_FAILURE" in gateway.alarms
 
@@ -111,7 +111,7 @@ async def test_repeated_condition_raises_one_alarm_with_a_count(gateway: Gateway
     await engaged(gateway)
     fake.down = True
     for k in range(5):
-        await gateway.scan(gateway.clock.now() + k)
+        await gateway.scan(gateway.clock.monotonic() + k)
     alarm = gateway.alarms["PLC_LINK_LOST:plc1"]
     assert alarm.count == 5
     assert sum(1 for r in gateway.audit.records() if r.kind == "alarm") == 1
@@ -145,13 +145,13 @@ async def test_supervised_recommendation_waits_for_approval_then_is_written(gate
     item = proposal(gateway, 650.4)
     (answer,) = gateway.submit([item])
     assert answer.decision.verdict is Verdict.PENDING_APPROVAL
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert written(fake) == []
     assert (
         gateway.decide_approval("operator", "rec-1", proposal_digest(item), approve=True)
         is ApprovalOutcome.APPROVED
     )
-    await gateway.scan(gateway.clock.now() + 2)
+    await gateway.scan(gateway.clock.monotonic() + 2)
     assert written(fake) == [pytest.approx(650.4)]
     assert (
         gateway.decide_approval("operator", "rec-1", proposal_digest(item), approve=True)
@@ -176,17 +176,17 @@ async def test_approved_value_revalidated_before_the_write(gateway: Gateway, fak
     gateway.submit([item])
     fake.values["LIT-101"] = 950.0  # the high-level interlock came on before the approval
     gateway.decide_approval("operator", "rec-1", proposal_digest(item), approve=True)
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert written(fake) == []
 
 
 async def test_manual_setpoint_written_through_the_rules(gateway: Gateway, fake: FakeLink):
     await engaged(gateway)
     gateway.operator_action("operator", ["LIC-101"], ModeEvent.MANUAL, "taking over")
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert gateway.set_manual_setpoint("operator", "LIC-101", 900.0).verdict is Verdict.REJECTED
     assert gateway.set_manual_setpoint("operator", "LIC-101", 650.4).verdict is Verdict.ACCEPTED
-    await gateway.scan(gateway.clock.now() + 2)
+    await gateway.scan(gateway.clock.monotonic() + 2)
     assert written(fake) == [pytest.approx(650.4)]
     (ai,) = gateway.submit([proposal(gateway, 650.2)])
     assert ReasonCode.MODE_BLOCKED in ai.decision.codes
@@ -197,7 +197,7 @@ async def test_lift_quarantine_and_acknowledge_alarm_audited(gateway: Gateway, f
     gateway.quarantined.add("optimizer")
     assert gateway.lift_quarantine("operator", "optimizer", "engine fixed")
     fake.down = True
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert gateway.acknowledge_alarm("operator", "PLC_LINK_LOST:plc1")
     assert gateway.alarms["PLC_LINK_LOST:plc1"].acknowledged_by == "operator"
     events = [r.data["event"] for r in gateway.audit.records() if r.kind == "operator_action"]
@@ -261,9 +261,9 @@ async def test_global_write_cap_defers_the_rest_to_the_next_scan(tmp_path: Path)
     )
     with AuditStore(tmp_path, None) as store:
         gateway = Gateway(compile_plant(config), {"plc1": plc}, store, ManualClock(1_800_000_000.0))
-        await gateway.scan(gateway.clock.now())
+        await gateway.scan(gateway.clock.monotonic())
         gateway.operator_action("operator", ["PIC-201", "AIC-201"], ModeEvent.ENGAGE, "test")
-        await gateway.scan(gateway.clock.now())
+        await gateway.scan(gateway.clock.monotonic())
         now = gateway.clock.now()
         gateway.submit(
             [
@@ -292,6 +292,6 @@ async def test_engine_proposing_while_loop_is_in_fallback_is_not_quarantined(gat
     for k in range(30):
         (answer,) = gateway.submit([proposal(gateway, 650.4, f"r{k}")])
         assert answer.decision.codes == (ReasonCode.MODE_BLOCKED,)
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert gateway.quarantined == set()
     assert not any(code.startswith("REJECTION_BURST") for code in gateway.alarms)

@@ -99,7 +99,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
     def throttle(name: str, engine: Engine, cost: int) -> None:
-        now = gateway.clock.now()
+        now = gateway.clock.monotonic()
         bucket = buckets.get(name) or TokenBucket.full(engine.max_requests_per_s, engine.burst, now)
         if (bucket.rate_per_s, bucket.burst) != (engine.max_requests_per_s, engine.burst):
             bucket = bucket.resized(engine.max_requests_per_s, engine.burst)  # a reload changed the rate

@@ -240,7 +240,7 @@ def _add_session_routes(app: FastAPI, console: Console) -> None:
 async def _log_in(console: Console, user: str, password: str) -> tuple[str, Operator, bool, str] | None:
     """(cookie token, account, restricted, csrf token), or None. Audited either way."""
     user = user.strip()[:64]
-    now = console.gateway.clock.now()
+    now = console.gateway.clock.monotonic()
     locked = console.accounts.is_locked(user, now)
     operator = await console.accounts.verify(user, password)
     if operator is None:

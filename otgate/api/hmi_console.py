@@ -83,7 +83,7 @@ class Console:
 
     def session_of(self, token: str | None, *, touch: bool = True) -> Session | None:
         role = self.role_of(self.sessions.user_of(token))
-        return self.sessions.find(token, role, self.gateway.clock.now(), touch=touch)
+        return self.sessions.find(token, role, self.gateway.clock.monotonic(), touch=touch)
 
     def require(self, request: Request, needed: Role, *, toward_safety: bool = False) -> Actor:
         """The caller, if allowed to do something that needs `needed`; raises ApiError otherwise."""
@@ -117,7 +117,7 @@ class Console:
     # ---------------------------------------------------------------------------------- live view
 
     def state(self) -> dict[str, Any]:
-        view = plant_view(self.gateway, self.recent, self.gateway.clock.now())
+        view = plant_view(self.gateway, self.recent, self.gateway.clock.monotonic())
         view["trend"] = self.trends.latest()
         return view
 

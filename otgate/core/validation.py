@@ -48,8 +48,20 @@ MAX_RAMP_STEPS = 20_000
 _RAMPABLE = frozenset({ReasonCode.MOVE_TOO_LARGE, ReasonCode.RATE_EXCEEDED})
 
 
-def validate(proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float) -> Decision:
-    return _validate(proposal, snapshot, plant, history, now, at_submission=True)
+def validate(
+    proposal: Proposal,
+    snapshot: Snapshot,
+    plant: Plant,
+    history: History,
+    now: float,
+    *,
+    wall: float | None = None,
+) -> Decision:
+    """`now` is the time base of every duration (the gateway's monotonic clock); `wall` is the wall-clock
+    time an engine's `issued_at` is judged against (default: `now`, for callers on one clock)."""
+    return _validate(
+        proposal, snapshot, plant, history, now, now if wall is None else wall, at_submission=True
+    )
 
 
 class WriteSource(StrEnum):
@@ -85,7 +97,7 @@ def revalidate(
     """
     fresh = replace(proposal, issued_at=now, basis_at=None)
     current = History(frozenset(), history.writes, history.quarantined)
-    return _validate(fresh, snapshot, plant, current, now, at_submission=False)
+    return _validate(fresh, snapshot, plant, current, now, now, at_submission=False)
 
 
 def validate_operator_setpoint(
@@ -129,6 +141,7 @@ def _validate(
     plant: Plant,
     history: History,
     now: float,
+    wall: float,
     *,
     at_submission: bool,
 ) -> Decision:
@@ -138,7 +151,7 @@ def _validate(
     reasons = [
         *check_engine_quarantined(proposal, history),
         *check_replay(proposal, history),
-        *check_timestamps(proposal, engine, skew, now),
+        *check_timestamps(proposal, engine, skew, wall),
         *check_known_tag(proposal, tag),
     ]
     if tag is None:

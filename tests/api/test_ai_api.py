@@ -20,9 +20,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     gateway.operator_action("operator", ["LIC-101"], ModeEvent.ENGAGE, "test")
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     transport = httpx.ASGITransport(app=create_ai_app(gateway))
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
         yield http

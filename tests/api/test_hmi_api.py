@@ -52,7 +52,7 @@ def config_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def app(gateway: Gateway, config_file: Path) -> Any:
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     return create_hmi_app(gateway, config_path=config_file)
 
 
@@ -262,7 +262,7 @@ def test_role_matrix_covers_every_hmi_endpoint(app: Any):
 def prepare(gateway: Gateway) -> str:
     """Give every endpoint something to act on: a queued approval, an alarm, a quarantined engine."""
     proposal = queue_supervised(gateway)
-    gateway.raise_alarm("TEST_ALARM", "test", "low", gateway.clock.now())
+    gateway.raise_alarm("TEST_ALARM", "test", "low")
     gateway.quarantined.add("optimizer")
     gateway.operator_action("setup", ["LIC-101"], ModeEvent.MANUAL, "role matrix")
     return proposal_digest(proposal)
@@ -365,7 +365,7 @@ async def test_manual_setpoint_within_limits_is_written_at_next_scan(
     await op.post("/hmi/api/loops/LIC-101/manual")
     answer = (await op.post("/hmi/api/loops/LIC-101/setpoint", {"value": 660.0})).json()
     assert answer["decision"] in {"accepted", "ramping"}
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     assert fake.values["LIC-101.RSP"] == answer["written_value"]
 
 
@@ -374,7 +374,7 @@ async def test_approve_writes_after_revalidation_and_is_single_use(
 ):
     op = await log_in(app, "operator")
     await op.post("/hmi/api/loops/LIC-101/engage")
-    await gateway.scan(gateway.clock.now() + 1)
+    await gateway.scan(gateway.clock.monotonic() + 1)
     proposal = queue_supervised(gateway)
     digest = proposal_digest(proposal)
     wrong = await op.post("/hmi/api/approvals/rec-1/approve", {"digest": "0" * 64})
@@ -384,7 +384,7 @@ async def test_approve_writes_after_revalidation_and_is_single_use(
     }
     again = await op.post("/hmi/api/approvals/rec-1/approve", {"digest": digest})
     assert (again.status_code, again.json()["error"]) == (404, "approval_unknown")
-    await gateway.scan(gateway.clock.now() + 2)
+    await gateway.scan(gateway.clock.monotonic() + 2)
     assert 650.0 < fake.values["LIC-101.RSP"] <= 655.0  # the first step of a rate-limited ramp
     approvals = [r for r in gateway.audit.records() if r.kind == "approval"]
     assert [(r.actor, r.data["outcome"]) for r in approvals] == [
@@ -404,7 +404,7 @@ async def test_approval_expired_409(app: Any, gateway: Gateway):
 
 
 async def test_acknowledge_alarm_and_lift_quarantine(app: Any, gateway: Gateway):
-    gateway.raise_alarm("PLC_LINK_LOST:plc1", "gone", "high", gateway.clock.now())
+    gateway.raise_alarm("PLC_LINK_LOST:plc1", "gone", "high")
     gateway.quarantined.add("optimizer")
     op = await log_in(app, "operator")
     assert (await op.post("/hmi/api/alarms/PLC_LINK_LOST:plc1/acknowledge")).status_code == 200
@@ -446,7 +446,7 @@ async def test_reload_records_the_new_hash_and_the_engineer(app: Any, gateway: G
 
 
 async def test_rationale_is_escaped_and_marked_untrusted(app: Any, gateway: Gateway):
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     gateway.submit([Proposal("r-9", "optimizer", "LIC-101.RSP", 2000.0, gateway.clock.now())], [SCRIPT])
     queue_supervised(gateway, rationale=SCRIPT)
     await console_of(app).refresh()
@@ -499,7 +499,7 @@ async def test_audit_failure_operator_still_falls_back_from_the_hmi(app: Any, ga
     from otgate.core.modes import LoopMode, ModeEvent
 
     operator = await log_in(app, "operator")
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     gateway.operator_action("operator", ["LIC-101"], ModeEvent.ENGAGE, "test")
 
     def broken(*args: object) -> None:

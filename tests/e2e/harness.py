@@ -46,7 +46,7 @@ class Harness:
         for _ in range(scans):
             await self.runtime.step()
             self.clock.advance(self.sim.dt_s)
-            await self.gateway.scan(self.clock.now())
+            await self.gateway.scan(self.clock.monotonic())
 
     async def engage(self, *loops: str) -> None:
         self.gateway.operator_action("operator", list(loops or self.gateway.loops), ModeEvent.ENGAGE, "test")

@@ -349,5 +349,5 @@ async def test_plc_link_loss_releases_manual_loops_too(tmp_path: Path):
         h.gateway.operator_action("op", ["LIC-101"], ModeEvent.MANUAL, "by hand")
         await h.runtime.modbus.shutdown()  # the PLC is gone
         h.clock.advance(1.0)
-        await h.gateway.scan(h.clock.now())
+        await h.gateway.scan(h.clock.monotonic())
         assert h.gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK

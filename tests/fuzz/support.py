@@ -81,9 +81,9 @@ def throwaway_gateway() -> Iterator[Gateway]:
 
 
 async def engage(gateway: Gateway) -> None:
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
     gateway.operator_action("operator", [LOOP], ModeEvent.ENGAGE, "fuzz")
-    await gateway.scan(gateway.clock.now())
+    await gateway.scan(gateway.clock.monotonic())
 
 
 def engaged_gateway(data_dir: Path) -> tuple[Gateway, FakeLink, AuditStore]:

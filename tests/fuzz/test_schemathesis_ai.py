@@ -106,7 +106,7 @@ class Plant:
 
     def scan(self) -> None:
         self.gateway.clock.advance(SCAN_S)  # type: ignore[attr-defined]
-        asyncio.run(self.gateway.scan(self.gateway.clock.now()))
+        asyncio.run(self.gateway.scan(self.gateway.clock.monotonic()))
 
 
 @pytest.fixture

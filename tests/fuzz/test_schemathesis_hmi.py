@@ -110,7 +110,7 @@ class Plant:
 
     def scan(self) -> None:
         self.gateway.clock.advance(SCAN_S)  # type: ignore[attr-defined]
-        self.runner.run(self.gateway.scan(self.gateway.clock.now()))
+        self.runner.run(self.gateway.scan(self.gateway.clock.monotonic()))
 
 
 @pytest.fixture

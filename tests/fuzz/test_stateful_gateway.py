@@ -265,7 +265,7 @@ class GatewayMachine(RuleBasedStateMachine):
                 self.plc.tick(self.clock.now())
                 self.clock.advance(SCAN_S)
                 self.plc.now = self.clock.now()
-                await self.gateway.scan(self.clock.now())
+                await self.gateway.scan(self.clock.monotonic())
 
         self._run(run())
         _count(f"{self.backend}: scans", scans)

@@ -1,0 +1,61 @@
+"""One time base (issue 13): no module outside the clock adapter reads the wall clock or the monotonic
+clock itself. Durations go through `Clock.monotonic()`, stamps through `Clock.now()`, so a wall-clock
+step can only ever move a stamp."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.test_architecture import ROOT, python_files
+
+CLOCK_ADAPTER = ROOT / "otgate" / "clock.py"
+# Calls that read a system clock: (module or class, attribute).
+CLOCK_READS = {
+    ("time", "time"),
+    ("time", "time_ns"),
+    ("time", "monotonic"),
+    ("time", "monotonic_ns"),
+    ("time", "perf_counter"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+}
+# Places that read a clock for a stamp, never for a duration, each with why.
+ALLOWED = {
+    # The demo engine is an AI engine, not the gateway: it stamps `issued_at` with its own wall clock,
+    # exactly as a real engine does.
+    ROOT / "otgate" / "demo_engine.py": "an engine's own issued_at stamp",
+    # The reconnect back-off's default clock argument (the gateway passes its own in tests and HIL).
+    ROOT / "otgate" / "field" / "backoff.py": "default monotonic clock of the back-off",
+}
+
+
+def clock_reads(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if (node.value.id, node.attr) in CLOCK_READS:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
+        if isinstance(node, ast.ImportFrom) and node.module == "time":
+            for alias in node.names:
+                if ("time", alias.name) in CLOCK_READS:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: from time import {alias.name}")
+    return found
+
+
+def test_only_the_clock_adapter_reads_system_clocks():
+    offenders = [
+        read
+        for path in python_files("otgate")
+        if path != CLOCK_ADAPTER and path not in ALLOWED
+        for read in clock_reads(path)
+    ]
+    assert offenders == []
+
+
+def test_clock_read_check_finds_a_wall_clock_read():
+    """The check itself: a module that times something with time.time() is found."""
+    sample = ROOT / "otgate" / "clock.py"
+    assert clock_reads(sample)  # the adapter does read the clocks, and the walker sees it
