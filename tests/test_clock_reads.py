@@ -35,9 +35,9 @@ ALLOWED = {
 def clock_reads(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if (node.value.id, node.attr) in CLOCK_READS:
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
+        name = node.value.id if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) else None
+        if isinstance(node, ast.Attribute) and (name, node.attr) in CLOCK_READS:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}.{node.attr}")
         if isinstance(node, ast.ImportFrom) and node.module == "time":
             for alias in node.names:
                 if ("time", alias.name) in CLOCK_READS:
