@@ -39,6 +39,7 @@ from otgate.core.handshake import Action, PlcState, next_action, plc_state
 from otgate.core.modes import Direction, LoopMode, LoopState, ModeEvent, PlcMode, direction, transition
 from otgate.core.monitors import Anomaly, AnomalyCode, MonitorStates
 from otgate.core.plant import Plant, compile_plant
+from otgate.core.process_memory import ProcessMemory
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
 from otgate.core.supervision import (
     ScanView,
@@ -123,6 +124,7 @@ class Gateway:
         self.awaiting: dict[str, AwaitingApproval] = {}
         self.alarms = AlarmBoard()
         self.monitors = MonitorStates()
+        self.memory = ProcessMemory(plant)  # recent samples for the look-ahead
         self._scan_alarms: set[str] = set()
         self.config_file: LoadedConfig | None = None
         self.config_changed: str | None = None
@@ -142,7 +144,26 @@ class Gateway:
 
     def current_snapshot(self) -> Snapshot:
         s = self.snapshot
-        return Snapshot(s.taken_at, s.values, s.bad_quality, s.plc_available, self.loop_modes())
+        queued = self._queued_moves() if s.forecast is not None else {}
+        return Snapshot(
+            s.taken_at, s.values, s.bad_quality, s.plc_available, self.loop_modes(), s.forecast, queued
+        )
+
+    def _queued_moves(self) -> dict[str, float]:
+        """Per setpoint: moves decided but not yet in this scan's readings (queued writes and ramps of every
+        engine and operator, and writes made since the read), so no two can jointly do what neither may."""
+        values, taken_at = self.snapshot.values, self.snapshot.taken_at
+        queued: dict[str, float] = {}
+        for tag, intent in self.pending.items():
+            readback = values.get(self.plant.loop_by_setpoint[tag][1].working_sp)
+            if readback is not None:
+                queued[tag] = intent.proposal.value - readback
+        for tag, events in self.writes.items():
+            for event in reversed(events):
+                if event.at <= taken_at:
+                    break
+                queued[tag] = queued.get(tag, 0.0) + event.value - event.previous
+        return queued
 
     def history(self) -> History:
         return History(self.seen_ids.keys(), self.writes, self.quarantined)
@@ -301,6 +322,7 @@ class Gateway:
             [n for n, r in self.loops.items() if r.state.mode in REMOTE_MODES], "config reload", now
         )
         self.plant = compile_plant(loaded.config)
+        self.memory = ProcessMemory(self.plant)
         self.generation += 1
         self.loops = {n: self.loops.get(n, LoopRuntime()) for n in loaded.config.loops}
         self.pending.clear()
@@ -429,7 +451,9 @@ class Gateway:
             values.update(reading.values)
             bad.update(reading.bad)
             self.clear_alarm(f"PLC_LINK_LOST:{plc_name}")
-        self.snapshot = Snapshot(now, values, frozenset(bad), up, self.loop_modes())
+        self.memory.observe(values, bad, now)
+        forecast = self.memory.forecast(values, bad, now)
+        self.snapshot = Snapshot(now, values, frozenset(bad), up, self.loop_modes(), forecast)
 
     def _link_lost(self, plc_name: str, detail: str, now: float) -> None:
         code = f"PLC_LINK_LOST:{plc_name}"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from otgate.core.codec import DataType, is_representable
 from otgate.core.expression import ExpressionError, parse_expression
+from otgate.core.process_models import EnvelopeLimit, PredictionSettings, ProcessModel, model_problems
 
 TAG_NAME = r"^[A-Za-z][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*$"
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -404,6 +405,10 @@ class PlantConfig(Model):
     operators: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]*$")], Operator] = Field(
         default_factory=dict
     )
+    # Predictive safety (docs/PREDICTION.md): step-response models, the operating envelope, the horizon.
+    models: list[ProcessModel] = Field(default_factory=list)
+    envelope: dict[TagName, EnvelopeLimit] = Field(default_factory=dict)
+    prediction: PredictionSettings = PredictionSettings()
 
     @model_validator(mode="after")
     def _check_references(self, info: ValidationInfo) -> Self:
@@ -433,7 +438,19 @@ def reference_problems(config: PlantConfig) -> list[Problem]:
         *_loop_problems(config),
         *_engine_problems(config),
         *_interlock_problems(config),
+        *_predictive_problems(config),
     ]
+
+
+def _predictive_problems(config: PlantConfig) -> list[Problem]:
+    kinds = {name: tag.kind.value for name, tag in config.tags.items()}
+    alarms = {
+        name: (tag.monitor.alarm.lo, tag.monitor.alarm.hi)
+        for name, tag in config.tags.items()
+        if tag.monitor is not None and tag.monitor.alarm is not None
+    }
+    found = model_problems(config.models, dict(config.envelope), kinds, alarms)
+    return [Problem(path, message) for path, message in found]
 
 
 def _plc_problems(config: PlantConfig) -> list[Problem]:

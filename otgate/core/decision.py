@@ -37,6 +37,7 @@ class ReasonCode(StrEnum):
     NO_CHANGE = "NO_CHANGE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     CONFIG_RELOADED = "CONFIG_RELOADED"  # decided under a config that a reload has since replaced
+    PREDICTED_EXCURSION = "PREDICTED_EXCURSION"  # the look-ahead takes a constrained variable out
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ class Decision:
     reasons: tuple[Reason, ...] = ()
     value: float | None = None
     ramp: tuple[float, ...] = ()
+    # The setpoints the look-ahead admits now (lo, hi), within the hard limits; None without models.
+    admissible: tuple[float, float] | None = None
 
     @property
     def codes(self) -> tuple[ReasonCode, ...]:

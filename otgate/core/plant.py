@@ -7,6 +7,7 @@ from typing import Literal
 
 from otgate.core.config import Engine, Loop, PlantConfig, Tag
 from otgate.core.expression import Expression, parse_expression
+from otgate.core.prediction import Bound, StepModel, horizon_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,17 @@ class Plant:
     config: PlantConfig
     loop_by_setpoint: dict[str, tuple[str, Loop]] = field(default_factory=dict)
     interlocks_by_tag: dict[str, tuple[CompiledInterlock, ...]] = field(default_factory=dict)
+    models: tuple[StepModel, ...] = ()
+    envelope: dict[str, Bound] = field(default_factory=dict)
+    horizon_s: float = 0.0
+
+    @property
+    def is_predictive(self) -> bool:
+        return bool(self.models and self.envelope)
+
+    def reaches_envelope(self, input_tag: str) -> bool:
+        """Whether a move of `input_tag` moves any variable the envelope constrains."""
+        return any(m.input == input_tag and m.output in self.envelope for m in self.models)
 
     @property
     def write_period_s(self) -> float:
@@ -40,4 +52,8 @@ def compile_plant(config: PlantConfig) -> Plant:
         compiled = CompiledInterlock(name, parse_expression(interlock.when), interlock.direction)
         for tag in interlock.blocks:
             by_tag.setdefault(tag, []).append(compiled)
-    return Plant(config, loops, {tag: tuple(items) for tag, items in by_tag.items()})
+    models = tuple(StepModel(m.input, m.output, m.gain, m.tau_s, m.dead_time_s) for m in config.models)
+    envelope = {name: Bound(limit.lo, limit.hi) for name, limit in config.envelope.items()}
+    horizon = horizon_s(models, config.prediction.horizon_s)
+    interlocks = {tag: tuple(items) for tag, items in by_tag.items()}
+    return Plant(config, loops, interlocks, models, envelope, horizon)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from otgate.core.modes import LoopMode
+from otgate.core.prediction import Forecast
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class Snapshot:
     bad_quality: Set[str] = frozenset()
     plc_available: bool = True
     loop_modes: Mapping[str, LoopMode] = field(default_factory=dict)
+    forecast: Forecast | None = None  # where the constrained variables are going (predictive plants)
+    queued: Mapping[str, float] = field(default_factory=dict)  # per input: moves decided, not yet seen
 
 
 @dataclass(frozen=True, slots=True)

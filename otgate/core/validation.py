@@ -17,6 +17,7 @@ from enum import StrEnum
 from otgate.core.codec import quantize, resolution
 from otgate.core.config import Autonomy, RatePolicy, SetpointRules, Tag, TagKind
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
+from otgate.core.look_ahead import check_predicted
 from otgate.core.modes import LoopMode
 from otgate.core.plant import Plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
@@ -186,7 +187,7 @@ def _validate_setpoint(
     now: float,
     reasons: list[Reason],
 ) -> Decision:
-    tag, autonomy, grace_s, required_mode = check.tag, check.autonomy, check.grace_s, check.required_mode
+    tag, required_mode = check.tag, check.required_mode
     rules = tag.setpoint
     if rules is None:  # callers pass setpoint tags only; refuse rather than trust that
         return _rejected(proposal, [*reasons, *check_writable(tag)])
@@ -205,6 +206,28 @@ def _validate_setpoint(
     if not finite:
         return _rejected(proposal, reasons)
     reasons += check_interlocks(value, readback, plant, proposal.tag, snapshot)
+    admissible: tuple[float, float] | None = None
+    if required_mode is LoopMode.AI:  # the look-ahead judges AI moves (operators and the fallback: no)
+        admissible, excursion = check_predicted(proposal.tag, value, readback, rules, plant, snapshot)
+        reasons += excursion
+    decision = _judge_movement(proposal, check, value, readback, plant, history, now, reasons)
+    return decision if admissible is None else replace(decision, admissible=admissible)
+
+
+def _judge_movement(
+    proposal: Proposal,
+    check: _SetpointCheck,
+    value: float,
+    readback: float,
+    plant: Plant,
+    history: History,
+    now: float,
+    reasons: list[Reason],
+) -> Decision:
+    tag, autonomy, grace_s = check.tag, check.autonomy, check.grace_s
+    rules = tag.setpoint
+    if rules is None:
+        return _rejected(proposal, [*reasons, *check_writable(tag)])
     no_change = check_deadband(value, readback, rules)
     if no_change:
         return _rejected(proposal, reasons + list(no_change))

@@ -1,0 +1,244 @@
+"""Look-ahead over first-order-plus-dead-time (FOPDT) step-response models: where each constrained variable
+is going, and which setpoint moves keep it inside the operating envelope.
+
+The models are linear, closed-loop step responses as the PLC runs the loops (gain K, time constant tau,
+dead time theta, from an input to an output):
+
+    s(t) = 0                               for t < theta
+    s(t) = K * (1 - exp(-(t - theta)/tau))  for t >= theta      (tau = 0: a pure delayed gain)
+
+By superposition, the prediction of an output y over a horizon is
+
+    y(t) = y(now)
+         + sum over inputs u, over u's recent changes du_i at t_i <= now:  du_i * (s(now - t_i + t) - s(now - t_i))
+         + sum over inputs u, over moves already decided but not yet made (ramps, queued writes of any engine):
+               du_j * s(t)                                  (taken as if made now: never later than reality)
+         + the residual trend r * tau_r * (1 - exp(-t/tau_r))
+         + the proposed move dp * g(t),   g(t) = sum of the proposed input's step responses into y
+
+where the residual trend r is the output's measured slope minus the slope the model explains from the
+recent changes, decaying with the output's slowest time constant tau_r (an unexplained drift is neither
+ignored nor extrapolated forever). Everything but the last term is the *base* prediction, computed once per
+scan (`forecast`); the proposed move enters linearly, so the admissible moves form one interval per output,
+and their intersection is the admissible interval (`admissible_move`).
+
+A move is admissible when, at every point of the horizon and for every constrained output, it keeps the
+prediction inside the envelope, or, where the base prediction already lies outside, does not push it
+further out: corrective moves stay possible when the process is already on its way out (the envelope guard,
+not this rule, takes the AI off then).
+
+Pure: plain data in, plain data out; numpy for the sums.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+Samples = Sequence[tuple[float, float]]  # (time, value), oldest first
+GRID_POINTS = 40
+_INSTANT_S = 1e-6  # a time constant below this is a pure delayed gain
+_NEGLIGIBLE = 1e-9  # a response smaller than this (before the dead time, far below any unit) bounds nothing
+TREND_WINDOW_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepModel:
+    input: str
+    output: str
+    gain: float
+    tau_s: float
+    dead_time_s: float
+
+    @property
+    def settle_s(self) -> float:
+        """After this long a change has (practically) done all it will do."""
+        return self.dead_time_s + 5.0 * self.tau_s
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    lo: float | None = None
+    hi: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """The free prediction of every constrained output on a grid of future times (seconds from now): what
+    the changes already seen will still do, and the unexplained trend. Moves decided but not yet made are
+    added per proposal (`with_queued`), so a proposal supersedes its own tag's queued move."""
+
+    times: NDArray[np.float64]
+    base: Mapping[str, NDArray[np.float64]]  # output -> prediction without any new move
+
+
+@dataclass(frozen=True, slots=True)
+class Excursion:
+    output: str
+    at_s: float  # seconds from now
+    value: float
+    limit: float
+
+    @property
+    def by(self) -> float:
+        return self.value - self.limit
+
+
+def step(model: StepModel, t: NDArray[np.float64]) -> NDArray[np.float64]:
+    after = np.maximum(t - model.dead_time_s, 0.0)
+    if model.tau_s < _INSTANT_S:
+        return np.where(t >= model.dead_time_s, model.gain, 0.0)
+    return np.where(t >= model.dead_time_s, model.gain * (1.0 - np.exp(-after / model.tau_s)), 0.0)
+
+
+def slope(model: StepModel, t: NDArray[np.float64]) -> NDArray[np.float64]:
+    """ds/dt: how fast a unit change made `t` seconds ago still moves the output."""
+    if model.tau_s < _INSTANT_S:
+        return np.zeros_like(t)
+    after = t - model.dead_time_s
+    return np.where(
+        after >= 0.0, model.gain / model.tau_s * np.exp(-np.maximum(after, 0.0) / model.tau_s), 0.0
+    )
+
+
+def horizon_s(models: Sequence[StepModel], configured: float | None = None) -> float:
+    if configured is not None:
+        return configured
+    return max((m.dead_time_s + 4.0 * m.tau_s for m in models), default=0.0)
+
+
+def changes(samples: Samples, now: float, memory_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Ages (now - t) and sizes of the changes between consecutive samples within `memory_s`."""
+    recent = [(t, v) for t, v in samples if now - t <= memory_s and math.isfinite(v)]
+    if len(recent) < 2:
+        return np.zeros(0), np.zeros(0)
+    times = np.array([t for t, _ in recent])
+    values = np.array([v for _, v in recent])
+    return now - times[1:], np.diff(values)
+
+
+def measured_slope(samples: Samples, now: float, window_s: float = TREND_WINDOW_S) -> float | None:
+    """Least-squares slope of the recent samples (None with fewer than three: no trend is known)."""
+    recent = [(t, v) for t, v in samples if now - t <= window_s and math.isfinite(v)]
+    if len(recent) < 3:
+        return None
+    times = np.array([t for t, _ in recent]) - now
+    values = np.array([v for _, v in recent])
+    centred = times - times.mean()
+    denominator = float(centred @ centred)
+    return 0.0 if denominator == 0.0 else float(centred @ (values - values.mean()) / denominator)
+
+
+def forecast(
+    models: Sequence[StepModel],
+    outputs: Mapping[str, float],
+    history: Mapping[str, Samples],
+    now: float,
+    horizon: float,
+) -> Forecast:
+    """The free prediction of each output in `outputs` (its current value) over `horizon` seconds, from
+    `history`, recent samples of every model input and output."""
+    times = np.linspace(horizon / GRID_POINTS, horizon, GRID_POINTS) if horizon > 0 else np.zeros(0)
+    base: dict[str, NDArray[np.float64]] = {}
+    for output, current in outputs.items():
+        into = [m for m in models if m.output == output]
+        prediction = np.full_like(times, current)
+        explained = 0.0
+        for model in into:
+            ages, sizes = changes(history.get(model.input, ()), now, model.settle_s)
+            if sizes.size:
+                future = ages[:, None] + times[None, :]
+                prediction += sizes @ (step(model, future) - step(model, ages)[:, None])
+                explained += float(sizes @ slope(model, ages))
+        tau_r = max((m.tau_s for m in into), default=0.0)
+        measured = measured_slope(history.get(output, ()), now)
+        residual = 0.0 if measured is None else measured - explained
+        if tau_r >= _INSTANT_S and residual:
+            prediction += residual * tau_r * (1.0 - np.exp(-times / tau_r))
+        base[output] = prediction
+    return Forecast(times, base)
+
+
+def with_queued(
+    models: Sequence[StepModel], fc: Forecast, output: str, queued: Mapping[str, float], proposing: str
+) -> NDArray[np.float64]:
+    """The base of `output` plus every queued move but the proposing input's own (taken as made now:
+    never later than reality, so never a smaller response within the horizon)."""
+    total = np.array(fc.base[output], copy=True)
+    for input_tag, move in queued.items():
+        if input_tag != proposing and move:
+            total += move * response(models, input_tag, output, fc.times)
+    return total
+
+
+def response(
+    models: Sequence[StepModel], input_tag: str, output: str, times: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """g(t): the output's response to a unit move of `input_tag` made now."""
+    total = np.zeros_like(times)
+    for model in models:
+        if model.input == input_tag and model.output == output:
+            total += step(model, times)
+    return total
+
+
+def admissible_move(
+    models: Sequence[StepModel],
+    envelope: Mapping[str, Bound],
+    fc: Forecast,
+    input_tag: str,
+    queued: Mapping[str, float] | None = None,
+) -> tuple[float, float]:
+    """The interval of moves of `input_tag` (from its current value) that keep every output it reaches
+    inside the envelope, or not further out than the base prediction already goes."""
+    lo, hi = -math.inf, math.inf
+    for output, bound in envelope.items():
+        if output not in fc.base:
+            continue
+        g = response(models, input_tag, output, fc.times)
+        if not np.any(g):
+            continue
+        base = with_queued(models, fc, output, queued or {}, input_tag)
+        for limit, upper in ((bound.hi, True), (bound.lo, False)):
+            if limit is None:
+                continue
+            # upper: g*d <= room (room >= 0); lower: g*d >= room (room <= 0). Dividing by g flips the
+            # inequality where g < 0.
+            room = np.maximum(limit - base, 0.0) if upper else np.minimum(limit - base, 0.0)
+            rising, falling = g > _NEGLIGIBLE, g < -_NEGLIGIBLE  # no response yet: nothing to bound
+            caps = room[rising] / g[rising] if upper else room[falling] / g[falling]
+            floors = room[falling] / g[falling] if upper else room[rising] / g[rising]
+            if caps.size:
+                hi = min(hi, float(caps.min()))
+            if floors.size:
+                lo = max(lo, float(floors.max()))
+    return lo, hi
+
+
+def worst_excursion(
+    models: Sequence[StepModel],
+    envelope: Mapping[str, Bound],
+    fc: Forecast,
+    input_tag: str,
+    move: float,
+    queued: Mapping[str, float] | None = None,
+) -> Excursion | None:
+    """Where the prediction with `move` goes furthest beyond the envelope (None when it stays inside)."""
+    worst: Excursion | None = None
+    for output, bound in envelope.items():
+        if output not in fc.base:
+            continue
+        base = with_queued(models, fc, output, queued or {}, input_tag)
+        predicted = base + move * response(models, input_tag, output, fc.times)
+        for limit, sign in ((bound.hi, 1.0), (bound.lo, -1.0)):
+            if limit is None or not predicted.size:
+                continue
+            excess = sign * (predicted - limit)
+            k = int(np.argmax(excess))
+            if excess[k] > 0 and (worst is None or excess[k] > abs(worst.by)):
+                worst = Excursion(output, float(fc.times[k]), float(predicted[k]), limit)
+    return worst

@@ -1,0 +1,120 @@
+"""The FOPDT look-ahead: step responses, superposition, and the admissible interval of a move."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from otgate.core.prediction import (
+    Bound,
+    StepModel,
+    admissible_move,
+    forecast,
+    step,
+    worst_excursion,
+)
+
+T_SP = StepModel("TIC-101.RSP", "TT-101", gain=1.0, tau_s=60.0, dead_time_s=5.0)
+FEED = StepModel("FT-101", "TT-101", gain=0.5, tau_s=30.0, dead_time_s=0.0)
+ENVELOPE = {"TT-101": Bound(hi=335.0)}
+
+
+def test_step_response_known_points():
+    t = np.array([0.0, 4.9, 5.0, 65.0, 1e6])
+    assert step(T_SP, t) == pytest.approx([0.0, 0.0, 0.0, 1 - math.exp(-1), 1.0])
+
+
+def test_forecast_at_rest_is_flat():
+    fc = forecast([T_SP], {"TT-101": 330.0}, {}, now=1000.0, horizon=245.0)
+    assert fc.base["TT-101"] == pytest.approx(np.full(40, 330.0))
+
+
+def test_forecast_finishes_a_recent_setpoint_step():
+    history = {"TIC-101.RSP": [(980.0, 328.0), (990.0, 330.0)], "TT-101": [(990.0, 328.0)]}
+    fc = forecast([T_SP], {"TT-101": 328.0}, history, now=1000.0, horizon=600.0)
+    # 10 s after a +2 K step: 2*(s(10 + t) - s(10)) still to come.
+    expected = 328.0 + 2.0 * (step(T_SP, 10.0 + fc.times) - step(T_SP, np.array([10.0]))[0])
+    assert fc.base["TT-101"] == pytest.approx(expected)
+    assert fc.base["TT-101"][-1] > 329.8
+
+
+def test_admissible_interval_is_the_room_left_by_the_gain():
+    fc = forecast([T_SP], {"TT-101": 330.0}, {}, now=0.0, horizon=245.0)
+    lo, hi = admissible_move([T_SP], ENVELOPE, fc, "TIC-101.RSP")
+    assert lo == -math.inf
+    assert hi == pytest.approx(5.0 / step(T_SP, fc.times).max())
+
+
+def test_queued_move_of_another_input_uses_up_the_room():
+    fc = forecast([T_SP, FEED], {"TT-101": 330.0}, {}, now=0.0, horizon=245.0)
+    _, hi_alone = admissible_move([T_SP, FEED], ENVELOPE, fc, "TIC-101.RSP")
+    _, hi_joint = admissible_move([T_SP, FEED], ENVELOPE, fc, "TIC-101.RSP", {"FT-101": 6.0})
+    assert 0.0 < hi_joint < hi_alone - 2.5  # the feed's +6 brings +3 K, faster than the setpoint's response
+
+
+def test_queued_move_of_the_same_input_is_superseded_by_the_proposal():
+    fc = forecast([T_SP], {"TT-101": 330.0}, {}, now=0.0, horizon=245.0)
+    _, hi = admissible_move([T_SP], ENVELOPE, fc, "TIC-101.RSP", {"TIC-101.RSP": 4.0})
+    assert hi == pytest.approx(5.0 / step(T_SP, fc.times).max())
+
+
+def test_unexplained_rise_continues_in_the_prediction():
+    history = {"TT-101": [(970.0 + k, 330.0 + 0.01 * k) for k in range(31)]}
+    fc = forecast([T_SP], {"TT-101": 330.3}, history, now=1000.0, horizon=245.0)
+    assert fc.base["TT-101"][-1] > 330.3 + 0.01 * 60 * 0.9  # the drift, decaying with tau
+
+
+def test_worst_excursion_names_variable_time_and_size():
+    fc = forecast([T_SP], {"TT-101": 330.0}, {}, now=0.0, horizon=245.0)
+    worst = worst_excursion([T_SP], ENVELOPE, fc, "TIC-101.RSP", 8.0)
+    assert worst is not None and worst.output == "TT-101" and worst.by > 2.5 and worst.at_s > 100
+
+
+@given(
+    gain=st.floats(-3.0, 3.0).filter(lambda g: abs(g) > 0.05),
+    tau=st.floats(0.0, 120.0),
+    dead=st.floats(0.0, 30.0),
+    current=st.floats(300.0, 345.0),
+    past_step=st.floats(-5.0, 5.0),
+    age=st.floats(0.0, 200.0),
+    queued=st.floats(-5.0, 5.0),
+    lo=st.floats(290.0, 320.0),
+    width=st.floats(5.0, 40.0),
+    pick=st.floats(0.001, 0.999),
+)
+def test_moves_inside_admissible_never_push_the_prediction_out(
+    gain: float,
+    tau: float,
+    dead: float,
+    current: float,
+    past_step: float,
+    age: float,
+    queued: float,
+    lo: float,
+    width: float,
+    pick: float,
+):
+    model = StepModel("U", "Y", gain, tau, dead)
+    disturbance = StepModel("D", "Y", 0.7, 20.0, 0.0)
+    models = [model, disturbance]
+    envelope = {"Y": Bound(lo, lo + width)}
+    history = {"U": [(1000.0 - age - 1, 0.0), (1000.0 - age, past_step)]}
+    fc = forecast(models, {"Y": current}, history, now=1000.0, horizon=300.0)
+    d_lo, d_hi = admissible_move(models, envelope, fc, "U", {"D": queued})
+    base = fc.base["Y"] + queued * step(disturbance, fc.times)
+    g = step(model, fc.times)
+    ceiling, floor = np.maximum(lo + width, base), np.minimum(lo, base)
+    if d_lo <= d_hi:  # an interval exists: every move strictly inside keeps to the envelope (or the base)
+        lo_f = max(d_lo, -1e3)
+        hi_f = min(d_hi, 1e3)
+        move = lo_f + pick * (hi_f - lo_f)
+        predicted = base + move * g
+        assert np.all(predicted <= ceiling + 1e-7) and np.all(predicted >= floor - 1e-7)
+    for outside in (d_hi + 0.01, d_lo - 0.01):
+        if math.isfinite(outside):  # and just outside, some point breaks it: the interval is tight
+            predicted = base + outside * g
+            assert np.any(predicted > ceiling + 1e-9) or np.any(predicted < floor - 1e-9)
