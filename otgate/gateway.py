@@ -44,6 +44,7 @@ from otgate.core.supervision import (
     on_answers,
     on_engaged,
     on_heartbeat,
+    on_quarantine_lifted,
     on_refusal,
     on_scan,
 )
@@ -257,6 +258,11 @@ class Gateway:
         now = self.clock.now()
         lifted = engine in self.quarantined
         self.quarantined.discard(engine)
+        # Lifting must stick: the counters that quarantined it are reset, and its anomaly alarms clear
+        # so that new evidence is alarmed and recorded afresh.
+        on_quarantine_lifted(self.monitors, engine)
+        for code in (AnomalyCode.REJECTION_BURST, AnomalyCode.FLOOD, AnomalyCode.SECURITY_VIOLATION):
+            self.clear_alarm(f"{code.value}:{engine}")
         data = {"event": "lift_quarantine", "engine": engine, "lifted": lifted, "reason": reason}
         self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, now)
         return lifted

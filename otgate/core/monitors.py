@@ -107,6 +107,13 @@ def observe_refusal(state: EngineState, now: float, window_s: float) -> EngineSt
     return replace(state, refusals=(*_recent(state.refusals, window_s, now), now))
 
 
+def forgive(state: EngineState) -> EngineState:
+    """An operator lifted the engine's quarantine: the evidence that led to it is spent. Liveness and
+    issue-time tracking stay (they are not evidence against the engine); only new rejections, refusals
+    or violations can quarantine it again."""
+    return replace(state, rejections=(), consecutive_rejections=0, refusals=())
+
+
 def check_engine(
     name: str, state: EngineState, engine: Engine, engaged_since: float | None, now: float
 ) -> list[Anomaly]:

@@ -26,6 +26,7 @@ from otgate.core.monitors import (
     check_restart,
     check_setpoint,
     engage_setpoint,
+    forgive,
     observe_heartbeat,
     observe_measurement,
     observe_refusal,
@@ -124,6 +125,10 @@ def on_refusal(plant: Plant, states: MonitorStates, engine: str, now: float) -> 
     if config is not None:
         current = states.engines.get(engine, EngineState())
         states.engines[engine] = observe_refusal(current, now, config.monitor.flood_window_s)
+
+
+def on_quarantine_lifted(states: MonitorStates, engine: str) -> None:
+    states.engines[engine] = forgive(states.engines.get(engine, EngineState()))
 
 
 def on_engaged(plant: Plant, states: MonitorStates, loop: str, readback: float) -> None:

@@ -513,3 +513,28 @@ async def test_audit_failure_operator_still_falls_back_from_the_hmi(app: Any, ga
     state = await operator.http.get("/hmi/api/state")
     assert state.status_code == 200
     await operator.http.aclose()
+
+
+async def test_lift_quarantine_after_rejection_burst_stays_lifted_until_new_evidence(
+    app: Any, gateway: Gateway
+):
+    """Lifting resets the engine's monitors: the old rejections must not quarantine it again next scan."""
+    now = gateway.clock.now()
+    bad = [Proposal(f"bad-{i}", "optimizer", "LIC-101.RSP", 1e6, now) for i in range(12)]
+    gateway.submit(bad)
+    await gateway.scan(gateway.clock.now())
+    assert "optimizer" in gateway.quarantined
+    op = await log_in(app, "operator")
+    lifted = await op.post("/hmi/api/engines/optimizer/lift-quarantine", {"reason": "limits fixed"})
+    assert lifted.json() == {"engine": "optimizer", "lifted": True}
+    assert isinstance(gateway.clock, ManualClock)
+    gateway.clock.advance(1.0)
+    await gateway.scan(gateway.clock.now())
+    state = (await op.http.get("/hmi/api/state")).json()
+    assert "optimizer" not in gateway.quarantined
+    assert next(e for e in state["engines"] if e["name"] == "optimizer")["quarantined"] is False
+    # New evidence quarantines it again.
+    later = gateway.clock.now()
+    gateway.submit([Proposal(f"worse-{i}", "optimizer", "LIC-101.RSP", 1e6, later) for i in range(12)])
+    await gateway.scan(gateway.clock.now())
+    assert "optimizer" in gateway.quarantined
