@@ -11,6 +11,8 @@ Units: a tag's engineering unit applies to all of its limits; rates are per seco
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal, Self
@@ -426,6 +428,7 @@ class Problem:
 def reference_problems(config: PlantConfig) -> list[Problem]:
     """Checks that span sections: every name a section uses must exist and be of the right kind."""
     return [
+        *_twin_name_problems(config),
         *_monitor_problems(config),
         *_deadband_problems(config),
         *_plc_problems(config),
@@ -434,6 +437,31 @@ def reference_problems(config: PlantConfig) -> list[Problem]:
         *_engine_problems(config),
         *_interlock_problems(config),
     ]
+
+
+def name_key(name: str) -> str:
+    """Names that differ only by letter case or Unicode compatibility form are one name to a reader."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _twin_name_problems(config: PlantConfig) -> list[Problem]:
+    """`TIC-101.SP` and `tic-101.sp` on one HMI would be told apart by nobody: refuse the second."""
+    problems = []
+    sections: dict[str, Mapping[str, object]] = {
+        "tags": config.tags,
+        "loops": config.loops,
+        "interlocks": config.interlocks,
+        "engines": config.engines,
+        "plcs": config.plcs,
+    }
+    for section, entries in sections.items():
+        first: dict[str, str] = {}
+        for name in entries:
+            other = first.setdefault(name_key(name), name)
+            if other != name:
+                message = f"duplicate of '{other}' (names may not differ only by case or Unicode form)"
+                problems.append(Problem((section, name), message))
+    return problems
 
 
 def _plc_problems(config: PlantConfig) -> list[Problem]:

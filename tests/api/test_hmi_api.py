@@ -538,3 +538,12 @@ async def test_lift_quarantine_after_rejection_burst_stays_lifted_until_new_evid
     gateway.submit([Proposal(f"worse-{i}", "optimizer", "LIC-101.RSP", 1e6, later) for i in range(12)])
     await gateway.scan(gateway.clock.now())
     assert "optimizer" in gateway.quarantined
+
+
+async def test_reload_deep_yaml_answers_422_config_invalid(app: Any, gateway: Gateway, config_file: Path):
+    config_file.write_bytes(b"plant: " + b"[" * 50_000 + b"]" * 50_000 + b"\n")
+    eng = await log_in(app, "engineer")
+    answer = await eng.post("/hmi/api/config/reload", {"password": "e-pass"})
+    assert (answer.status_code, answer.json()["error"]) == (422, "config_invalid")
+    assert answer.json()["fields"][0]["msg"].startswith(f"{config_file}:1:")
+    assert not [r for r in gateway.audit.records() if r.kind == "config_load"]
