@@ -109,6 +109,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     @app.post("/v1/recommendations", response_model=DecisionsOut)
     async def recommend(request: Request) -> DecisionsOut:
         name, engine = authenticate(request)
+        require_json(request)
         items = parse_recommendations(await read_body(request), gateway.plant.config.gateway.max_batch)
         throttle(name, engine, len(items))
         proposals = [to_proposal(item, name) for item in items]
@@ -196,25 +197,59 @@ async def read_body(request: Request) -> bytes:
     return bytes(body)
 
 
+def require_json(request: Request) -> None:
+    """Only `application/json` (UTF-8) bodies are read: a `text/plain` or UTF-16 body is refused with 415
+    before anything parses it, so no other media type can ever lead to a write."""
+    media_type, _, params = request.headers.get("content-type", "").partition(";")
+    charset = ""
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8", "utf8"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            fields=[{"loc": ["content-type"], "msg": "send application/json in UTF-8"}],
+        )
+
+
+class _NotStrictJson(ValueError):
+    """Our own refusals while parsing; their text is ours and safe to answer with."""
+
+
 def _refuse_constant(token: str) -> float:
-    raise ValueError(f"{token} is not a number")
+    raise _NotStrictJson(f"{token[:16]} is not a number")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {key!r}")
+            raise _NotStrictJson(f"duplicate key {key[:64]!r}")
         result[key] = value
     return result
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: Python's json accepts NaN and Infinity and keeps the last duplicate key; we refuse both."""
+    """Strict JSON: UTF-8 only (json.loads on bytes would guess UTF-16 or UTF-32), no NaN or Infinity,
+    no duplicate keys. Error texts are ours: never an exception's message or a codec's name."""
     try:
-        return json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as error:
-        raise ApiError(422, "invalid_json", fields=[{"loc": [], "msg": str(error)[:200]}]) from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        where = [{"loc": [], "msg": f"not UTF-8 text (byte {error.start})"}]
+        raise ApiError(422, "invalid_encoding", fields=where) from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    except _NotStrictJson as error:
+        message = str(error)
+    except json.JSONDecodeError as error:
+        message = f"not valid JSON at line {error.lineno}, column {error.colno}"
+    except RecursionError:
+        message = "nested too deep"
+    except ValueError:  # e.g. an integer too long to convert
+        message = "not valid JSON"
+    raise ApiError(422, "invalid_json", fields=[{"loc": [], "msg": message}])
 
 
 def parse_recommendations(body: bytes, max_batch: int) -> list[Recommendation]:

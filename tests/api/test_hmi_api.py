@@ -547,3 +547,29 @@ async def test_reload_deep_yaml_answers_422_config_invalid(app: Any, gateway: Ga
     assert (answer.status_code, answer.json()["error"]) == (422, "config_invalid")
     assert answer.json()["fields"][0]["msg"].startswith(f"{config_file}:1:")
     assert not [r for r in gateway.audit.records() if r.kind == "config_load"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_hmi_action_body_not_json_refused_415_nothing_changes(
+    app: Any, gateway: Gateway, content_type: str
+):
+    op = await log_in(app, "operator")
+    answer = await op.http.post(
+        "/hmi/api/plant/engage",
+        content=b'{"reason": "start"}',
+        headers={"X-CSRF-Token": op.csrf, "Content-Type": content_type},
+    )
+    assert (answer.status_code, answer.json()["error"]) == (415, "unsupported_media_type")
+    assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
+
+
+async def test_hmi_action_utf16_body_refused_422_invalid_encoding(app: Any, gateway: Gateway):
+    op = await log_in(app, "operator")
+    answer = await op.http.post(
+        "/hmi/api/plant/engage",
+        content='{"reason": "start"}'.encode("utf-16"),
+        headers={"X-CSRF-Token": op.csrf, "Content-Type": "application/json"},
+    )
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_encoding")
+    assert "codec" not in answer.text and "utf-16" not in answer.text.lower()
+    assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
