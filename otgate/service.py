@@ -23,7 +23,9 @@ from otgate.api.hmi import create_hmi_app
 from otgate.audit_store import AuditStore, audit_key_from_env
 from otgate.clock import Clock, SystemClock
 from otgate.config_file import LoadedConfig
+from otgate.connection_guard import guarded_protocol
 from otgate.core.audit_chain import AuditKind
+from otgate.core.config import Listener as ListenerSettings
 from otgate.core.config import PlantConfig, Protocol
 from otgate.core.modes import PlcMode
 from otgate.core.plant import compile_plant
@@ -69,12 +71,16 @@ class Listener:
         return f"http://{self.host}:{self.port}"
 
 
-async def start_listener(app: Callable[..., Any], host: str, port: int) -> Listener:
+async def start_listener(
+    app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None = None
+) -> Listener:
+    settings = settings or ListenerSettings(host=host, port=port)
     server = _QuietServer(
         uvicorn.Config(
             app,
             host=host,
             port=port,
+            http=guarded_protocol(settings.max_connections, settings.request_timeout_s),
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -141,8 +147,11 @@ class GatewayService:
         start = {"loops": {n: "fallback" for n in config.loops}, "replay_ids_recovered": remembered}
         self.audit.append(AuditKind.GATEWAY_START, GATEWAY, start, now)
         hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
-        self.hmi = await start_listener(hmi_app, config.gateway.hmi.host, self.hmi_port)
-        self.api = await start_listener(create_ai_app(self.gateway), config.gateway.api.host, self.api_port)
+        gateway = config.gateway
+        self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi)
+        self.api = await start_listener(
+            create_ai_app(self.gateway), gateway.api.host, self.api_port, gateway.api
+        )
         self._scanning = asyncio.create_task(self._scan_forever())
 
     async def _scan_forever(self) -> None:
@@ -172,7 +181,7 @@ class GatewayService:
         gateway = self.gateway
         held = [n for n, rt in gateway.loops.items() if rt.state.mode in REMOTE_MODES]
         gateway.fall_back(held, STOP_REASON, self.clock.now())
-        if self._scanning is None or self._scanning.done():
+        if self._scanning is None or self._scanning.done() or not held:
             return
         period = self.loaded.config.gateway.scan_interval_s
         last_scan = gateway.scans + RELEASE_SCANS

@@ -371,6 +371,10 @@ class Operator(Model):
 class Listener(Model):
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
+    # Slow-loris guard: at most this many open connections (the ones waiting longest for a request are
+    # shed first), and a connection's next request must arrive complete within request_timeout_s.
+    max_connections: int = Field(256, ge=1, le=10_000)
+    request_timeout_s: PositiveFloat = 10.0
 
 
 class GatewaySettings(Model):
