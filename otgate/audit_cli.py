@@ -91,7 +91,26 @@ def _export_line(record: AuditRecord) -> str:
         ("prev_hash", record.prev_hash),
         ("hash", record.hash),
     )
-    return "{" + ",".join(f'"{name}":{canonical_json(value)}' for name, value in fields) + "}"
+    line = "{" + ",".join(f'"{name}":{canonical_json(value)}' for name, value in fields) + "}"
+    return _ascii_json(line)
+
+
+def _ascii_json(line: str) -> str:
+    """The same JSON with every non-ASCII character as a \\u escape: a log reader sees a look-alike tag
+    (`TIC\\u2010101.RSP`) for what it is, and the line still parses back to the hashed data."""
+    if line.isascii():
+        return line
+    out = []
+    for char in line:
+        code = ord(char)
+        if code < 0x80:
+            out.append(char)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:  # JSON spells astral characters as a UTF-16 surrogate pair
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+    return "".join(out)
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from otgate.api.schemas import (
 from otgate.core.config import Engine
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
+from otgate.core.text import visible
 from otgate.gateway import AuditUnavailable, Gateway
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s", request.url.path)
+        log.exception("unexpected error on %s", visible(request.url.path, 200))
         return error_response(500, "internal_error")
 
     def authenticate(request: Request) -> tuple[str, Engine]:

@@ -16,6 +16,7 @@ from typing import Any
 from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.modes import PlcMode
+from otgate.core.text import visible
 from otgate.gateway import Gateway
 
 TREND_WINDOW_S = 600.0
@@ -129,8 +130,8 @@ class RecentTraffic:
 def _clip(text: Any) -> str | None:
     if text is None:
         return None
-    shown = str(text)
-    return shown if len(shown) <= RATIONALE_MAX_CHARS else shown[:RATIONALE_MAX_CHARS] + " […]"
+    shown = visible(str(text))  # look-alike and invisible characters escaped (otgate.core.text)
+    return shown if len(shown) <= RATIONALE_MAX_CHARS else shown[:RATIONALE_MAX_CHARS] + " [...]"
 
 
 def plc_mode_name(value: float | None) -> str | None:

@@ -16,6 +16,7 @@ from otgate.core.decision import Reason, ReasonCode
 from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import Plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
+from otgate.core.text import visible
 
 Reasons = tuple[Reason, ...]
 NONE: Reasons = ()
@@ -63,7 +64,7 @@ def check_timestamps(proposal: Proposal, engine: Engine | None, skew_s: float, n
 
 def check_known_tag(proposal: Proposal, tag: Tag | None) -> Reasons:
     if tag is None:
-        return _fail(ReasonCode.UNKNOWN_TAG, f"no tag named '{proposal.tag[:64]}'")
+        return _fail(ReasonCode.UNKNOWN_TAG, f"no tag named '{visible(proposal.tag, 64)}'")
     return NONE
 
 
@@ -72,7 +73,8 @@ def check_authorized(proposal: Proposal, engine: Engine | None) -> Reasons:
         return _fail(ReasonCode.NOT_AUTHORIZED, f"unknown engine '{proposal.engine}'")
     if proposal.tag not in engine.writes:
         return _fail(
-            ReasonCode.NOT_AUTHORIZED, f"engine '{proposal.engine}' may not write '{proposal.tag[:64]}'"
+            ReasonCode.NOT_AUTHORIZED,
+            f"engine '{proposal.engine}' may not write '{visible(proposal.tag, 64)}'",
         )
     allowed = engine.allowed_model_digests
     if allowed is not None and proposal.model_digest not in allowed:

@@ -35,6 +35,7 @@ from otgate.core.monitors import (
 )
 from otgate.core.plant import Plant
 from otgate.core.proposal import Proposal, Snapshot
+from otgate.core.text import visible
 
 # Codes of a recommendation aimed at something an engine must never touch.
 _FORBIDDEN = frozenset({ReasonCode.READ_ONLY, ReasonCode.NOT_AUTHORIZED, ReasonCode.UNKNOWN_TAG})
@@ -142,7 +143,7 @@ def _forbidden(config: PlantConfig, engine: str, proposal: Proposal, decision: D
     if tag is not None and tag.kind in _QUARANTINING_KINDS:
         detail = f"tried to write {tag.kind} tag {proposal.tag} ({codes})"
         return Anomaly(AnomalyCode.SECURITY_VIOLATION, engine, detail, quarantine=True)
-    detail = f"tried to write {proposal.tag[:64]} ({codes})"
+    detail = f"tried to write {visible(proposal.tag, 64)} ({codes})"
     return Anomaly(AnomalyCode.SECURITY_VIOLATION, engine, detail, fallback=False)
 
 
