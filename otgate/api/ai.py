@@ -26,6 +26,7 @@ from otgate.api.schemas import (
     Batch,
     DecisionOut,
     DecisionsOut,
+    Heartbeat,
     ReasonOut,
     Recommendation,
     epoch,
@@ -136,7 +137,16 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         """An engine with nothing to propose says it is alive, so it is not taken for silent."""
         name, engine = authenticate(request)
         throttle(name, engine, 1)
-        gateway.heartbeat_from(name)
+        body = await read_body(request)
+        sent_at = None
+        if body.strip():
+            require_json(request)
+            try:
+                beat = Heartbeat.model_validate(parse_json(body))
+            except ValidationError as error:
+                raise ApiError(422, "invalid_body", fields=_field_errors(error)) from None
+            sent_at = epoch(beat.sent_at) if beat.sent_at else None
+        gateway.heartbeat_from(name, sent_at)
         return {"status": "ok"}
 
     @app.get("/v1/tags")
@@ -149,7 +159,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/v1/state")
     async def state(request: Request) -> dict[str, Any]:
-        _, engine = authenticate(request)
+        name, engine = authenticate(request)
         snapshot = gateway.snapshot
         visible = set(engine.reads) | {gateway.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
         loops = {gateway.plant.loop_by_setpoint[t][0] for t in engine.writes}
@@ -170,6 +180,8 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
                 for a in gateway.alarms.values()
                 if a.active
             ],
+            # This engine's clock against the gateway's, as measured (positive: behind); null until known.
+            "clock_offset_s": gateway.engine_clock_offset(name),
         }
 
     @app.get("/healthz")
@@ -268,15 +280,18 @@ def parse_recommendations(body: bytes, max_batch: int) -> list[Recommendation]:
         else:
             items = [Recommendation.model_validate(data)]
     except ValidationError as error:
-        fields = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-            for e in error.errors(include_url=False, include_input=False)
-        ]
-        raise ApiError(422, "invalid_body", fields=fields) from None
+        raise ApiError(422, "invalid_body", fields=_field_errors(error)) from None
     for item in items:
         if not _is_finite_number(item.value):  # 1e999 parses to inf; a 400-digit integer overflows
             raise ApiError(422, "invalid_body", fields=[{"loc": ["value"], "msg": "must be a finite number"}])
     return items
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_input=False)
+    ]
 
 
 def _is_finite_number(value: float | int) -> bool:

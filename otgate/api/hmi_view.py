@@ -226,7 +226,11 @@ def plant_view(gateway: Gateway, recent: RecentTraffic, now: float) -> dict[str,
             for a in gateway.alarms.values()
         ],
         "engines": [
-            {"name": name, "quarantined": name in gateway.quarantined}
+            {
+                "name": name,
+                "quarantined": name in gateway.quarantined,
+                "clock_offset_s": gateway.engine_clock_offset(name),
+            }
             for name in gateway.plant.config.engines
         ],
         "counters": dict(vars(gateway.counters)),

@@ -384,6 +384,10 @@ class GatewaySettings(Model):
     hmi: Listener = Listener(port=8080)
     data_dir: str = "./otgate-data"
     clock_skew_tolerance_s: NonNegativeFloat = 2.0
+    # An engine whose clock is off by a steady amount up to this is judged on its own timeline (its
+    # measured offset applied) and alarmed as ENGINE_CLOCK_SKEW; beyond it, STALE/FUTURE refusals stay.
+    # 120 s: a 90 s skew is common on plant networks without good NTP.
+    engine_clock_offset_tolerance_s: NonNegativeFloat = 120.0
     replay_window_s: PositiveFloat = 3600.0
     max_batch: int = Field(100, ge=1, le=10_000)
     approval_ttl_s: PositiveFloat = 300.0  # a supervised recommendation not approved by then expires

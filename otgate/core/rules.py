@@ -53,12 +53,20 @@ def check_timestamps(proposal: Proposal, engine: Engine | None, skew_s: float, n
     ):
         if at is None:
             continue
+        at += proposal.clock_offset_s  # onto the gateway's timeline when the engine's clock is known off
+        note = (
+            f" (engine clock offset {proposal.clock_offset_s:+.1f} s applied)"
+            if proposal.clock_offset_s
+            else ""
+        )
         if not math.isfinite(at) or at > now + skew_s:
             reasons.append(
-                Reason(ReasonCode.FUTURE, f"{label} timestamp lies {at - now:.3f} s in the future")
+                Reason(ReasonCode.FUTURE, f"{label} timestamp lies {at - now:.3f} s in the future{note}")
             )
         elif engine is not None and now - at > max_age:
-            reasons.append(Reason(ReasonCode.STALE, f"{label} {now - at:.1f} s ago, limit {max_age:g} s"))
+            reasons.append(
+                Reason(ReasonCode.STALE, f"{label} {now - at:.1f} s ago, limit {max_age:g} s{note}")
+            )
     return tuple(reasons)
 
 
