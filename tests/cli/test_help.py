@@ -74,3 +74,9 @@ def test_pyproject_license_is_an_spdx_expression_the_build_backend_accepts():
     backend = [Requirement(r) for r in project["build-system"]["requires"] if r.startswith("setuptools")]
     assert backend and not backend[0].specifier.contains("76.9"), backend
     assert not any(c.startswith("License ::") for c in project["project"].get("classifiers", []))
+
+
+def test_readme_says_how_to_run_otgate_after_make_demo():
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme
+    assert ".venv/bin/otgate" in readme and "source .venv/bin/activate" in readme
