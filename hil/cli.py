@@ -21,18 +21,43 @@ DEFAULT_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 def add_hil_commands(commands: Any) -> None:
     """Register `hil run` on the top-level `otgate` subparsers."""
-    hil = commands.add_parser("hil", help="hardware-in-the-loop style scenario runs against the simulator")
-    sub = hil.add_subparsers(dest="hil_command", required=True)
-    run = sub.add_parser("run", help="run scenario files; exit 0 only when every assertion holds")
-    run.add_argument(
-        "paths", nargs="*", type=Path, help=f"scenario files or directories (default {DEFAULT_SCENARIOS})"
+    raw = argparse.RawDescriptionHelpFormatter
+    hil = commands.add_parser(
+        "hil",
+        help="hardware-in-the-loop style scenario runs against the simulator",
+        description="Runs failure scenarios (hil/scenarios/*.yaml) against the simulated plants, faster\n"
+        "than real time, and reports every assertion (docs/HIL.md).",
+        epilog="example:\n  otgate hil run hil/scenarios/ --report hil-report",
+        formatter_class=raw,
+    )
+    sub = hil.add_subparsers(dest="hil_command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run scenario files; exit 0 only when every assertion holds",
+        description="Runs scenario files or folders with a progress bar; writes an HTML report with trend\n"
+        "plots and JUnit XML when asked. Exit 0 when every assertion holds, 1 when any fails.",
+        epilog="example:\n  otgate hil run hil/scenarios/ --report hil-report --junit hil.xml",
+        formatter_class=raw,
     )
     run.add_argument(
-        "--report", type=Path, default=None, help="directory for report.html, plots and artefacts"
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="scenario files or directories (default: the bundled hil/scenarios/)",
     )
-    run.add_argument("--junit", type=Path, default=None, help="JUnit XML output file")
     run.add_argument(
-        "--protocol", choices=["modbus", "opcua"], default=None, help="override every scenario's"
+        "--report",
+        type=Path,
+        default=None,
+        help="directory for report.html, plots and artefacts (default: no report)",
+    )
+    run.add_argument("--junit", type=Path, default=None, help="JUnit XML output file (default: none)")
+    run.add_argument(
+        "--protocol",
+        choices=["modbus", "opcua"],
+        default=None,
+        help="the protocol for every scenario (default: each scenario's own)",
     )
     run.add_argument("--subject", choices=["otgate", "passthrough"], default="otgate", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_hil_run)

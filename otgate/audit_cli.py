@@ -91,7 +91,26 @@ def _export_line(record: AuditRecord) -> str:
         ("prev_hash", record.prev_hash),
         ("hash", record.hash),
     )
-    return "{" + ",".join(f'"{name}":{canonical_json(value)}' for name, value in fields) + "}"
+    line = "{" + ",".join(f'"{name}":{canonical_json(value)}' for name, value in fields) + "}"
+    return _ascii_json(line)
+
+
+def _ascii_json(line: str) -> str:
+    """The same JSON with every non-ASCII character as a \\u escape: a log reader sees a look-alike tag
+    (`TIC\\u2010101.RSP`) for what it is, and the line still parses back to the hashed data."""
+    if line.isascii():
+        return line
+    out = []
+    for char in line:
+        code = ord(char)
+        if code < 0x80:
+            out.append(char)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:  # JSON spells astral characters as a UTF-16 surrogate pair
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+    return "".join(out)
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
@@ -115,19 +134,40 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `audit verify` and `audit export` to the `otgate` sub-command parsers."""
-    audit = subparsers.add_parser("audit", help="check or export the tamper-evident audit trail")
-    commands = audit.add_subparsers(dest="audit_command", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
+    audit = subparsers.add_parser(
+        "audit",
+        help="check or export the tamper-evident audit trail",
+        description="Checks or exports the gateway's audit trail (<data-dir>/audit.sqlite3).",
+        epilog="examples:\n  otgate audit verify --data-dir otgate-data\n  otgate audit export > trail.jsonl",
+        formatter_class=raw,
+    )
+    commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    data_dir_help = f"the gateway's data directory (default: ./{DEFAULT_DATA_DIR})"
 
-    verify = commands.add_parser("verify", help="check the audit trail's hash chain end to end")
-    verify.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    verify = commands.add_parser(
+        "verify",
+        help="check the audit trail's hash chain end to end",
+        description="Checks the audit trail's hash chain end to end: any edited, deleted, inserted or\n"
+        "reordered record is found. Exit 0 when intact, 1 naming the first bad record.",
+        epilog="example:\n  otgate audit verify --data-dir otgate-data",
+        formatter_class=raw,
+    )
+    verify.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=data_dir_help)
     verify.add_argument(
         "--checkpoint",
         type=_checkpoint,
         metavar="SEQ:HASH",
-        help="a head printed by an earlier verify; the trail must still contain it unchanged",
+        help="a head printed by an earlier verify; the trail must still contain it unchanged (default: none)",
     )
     verify.set_defaults(handler=cmd_audit_verify)
 
-    export = commands.add_parser("export", help="print the audit trail as JSON Lines")
-    export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    export = commands.add_parser(
+        "export",
+        help="print the audit trail as JSON Lines",
+        description="Prints every record of the audit trail as one JSON object per line on stdout.",
+        epilog="example:\n  otgate audit export --data-dir otgate-data | head",
+        formatter_class=raw,
+    )
+    export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=data_dir_help)
     export.set_defaults(handler=cmd_audit_export)

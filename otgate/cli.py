@@ -1,4 +1,8 @@
-"""The `otgate` command line. Thin: it parses arguments and hands over to the part that does the work."""
+"""The `otgate` command line. Thin: it parses arguments and hands over to the part that does the work.
+
+Every command's help says what it does, its defaults and an example (the user's first documentation);
+`tests/cli/test_help.py` keeps it so.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import otgate
 from hil.cli import add_hil_commands
 from otgate.audit_cli import add_audit_commands
 from otgate.config_file import ConfigError, load_config_file
@@ -18,6 +24,34 @@ from otgate.core.config import PlantConfig
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
+DESCRIPTION = """\
+otgate: a deterministic safety gateway between AI recommendation engines and PLCs (Modbus TCP, OPC UA).
+Every recommendation passes one validation chain before anything is written; on any doubt a loop goes
+back to conventional control. Not a safety instrumented system: the plant's SIS stays independent."""
+EPILOG = """\
+examples:
+  otgate demo                                   simulator + gateway + demo engine + HMI on localhost
+  otgate check-config plant_configs/*.yaml      validate plant configs
+  otgate run --config plant_configs/tank.yaml   the gateway for one plant
+  otgate COMMAND --help                         what a command does, its defaults and an example"""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions and examples as written (line breaks and indentation are part of the text)."""
+
+
+def command(
+    commands: Any, name: str, summary: str, description: str, example: str
+) -> argparse.ArgumentParser:
+    """A sub-command whose help says what it does (`summary` in the list, `description` on its own page)
+    and ends with an example."""
+    return commands.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=summary,
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=HelpFormatter,
+    )
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -82,43 +116,112 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="otgate", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    check = commands.add_parser(
-        "check-config", help="validate plant configs; problems as FILE:LINE:COL: message"
+    parser = argparse.ArgumentParser(
+        prog="otgate", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
     )
-    check.add_argument("files", nargs="+", type=Path)
-    check.set_defaults(handler=cmd_check_config)
+    parser.add_argument("--version", action="version", version=f"otgate {otgate.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of the plant config")
-    schema.add_argument("--markdown", action="store_true", help="the config reference as Markdown instead")
-    schema.set_defaults(handler=cmd_schema)
+    demo = command(
+        commands,
+        "demo",
+        "simulator + gateway + demo AI engine + HMI on localhost",
+        "Starts the plant simulator, the gateway, a demo AI engine and the operator HMI on localhost and\n"
+        "prints their URLs. The demo operator engages AI control after two seconds. Stops on Ctrl-C or\n"
+        "SIGTERM (every loop back to conventional control first) and prints a summary.",
+        "otgate demo --plant tank --duration 60",
+    )
+    demo.add_argument("--plant", choices=PLANTS, default="cstr", help="the plant to simulate (default: cstr)")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds (default: run until stopped)",
+    )
+    demo.add_argument(
+        "--data-dir", type=Path, default=DATA_DIR, help=f"where the audit trail goes (default: ./{DATA_DIR})"
+    )
+    demo.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object (default: one text line)"
+    )
+    demo.set_defaults(handler=cmd_demo)
 
-    sim = commands.add_parser("sim", help="run the plant simulator alone")
-    sim.add_argument("--plant", choices=PLANTS, required=True)
-    sim.add_argument("--modbus-port", type=int, default=5020)
-    sim.add_argument("--opcua-port", type=int, default=4840)
-    sim.add_argument("--speed", type=float, default=1.0)
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--opcua-policy", default="None", help="None (default), Basic256Sha256, ...")
-    sim.add_argument("--opcua-mode", default="SignAndEncrypt", choices=["Sign", "SignAndEncrypt"])
-    sim.add_argument("--opcua-cert", type=Path, help="the simulated PLC's certificate (with a URI SAN)")
-    sim.add_argument("--opcua-key", type=Path, help="its private key")
-    sim.add_argument("--opcua-trusted", type=Path, help="directory of trusted gateway certificates")
-    sim.set_defaults(handler=cmd_sim)
-
-    run = commands.add_parser("run", help="run the gateway for one plant")
-    run.add_argument("--config", type=Path, required=True)
-    run.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    run = command(
+        commands,
+        "run",
+        "run the gateway for one plant",
+        "Runs the gateway for the plant a config describes, against real or simulated PLCs: the AI-facing\n"
+        "API and the HMI on the listeners the config names. Starts with every loop in fallback. Stops on\n"
+        "Ctrl-C or SIGTERM (every loop back to conventional control first). Exit 0 on a clean stop, 1 when\n"
+        "the config is invalid.",
+        "otgate run --config plant_configs/tank.yaml --data-dir /var/lib/otgate",
+    )
+    run.add_argument("--config", type=Path, required=True, help="the plant config (YAML)")
+    run.add_argument(
+        "--data-dir", type=Path, default=DATA_DIR, help=f"where the audit trail goes (default: ./{DATA_DIR})"
+    )
     run.set_defaults(handler=cmd_run)
 
-    demo = commands.add_parser("demo", help="simulator + gateway + demo AI engine + HMI on localhost")
-    demo.add_argument("--plant", choices=PLANTS, default="cstr")
-    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    demo.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    demo.set_defaults(handler=cmd_demo)
+    check = command(
+        commands,
+        "check-config",
+        "validate plant configs; problems as FILE:LINE:COL: message",
+        "Validates plant config files without connecting to anything. Prints every problem as\n"
+        "FILE:LINE:COL: message. Exit 0 when every file is valid, 1 otherwise.",
+        "otgate check-config plant_configs/*.yaml",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="plant config files (YAML)")
+    check.set_defaults(handler=cmd_check_config)
+
+    schema = command(
+        commands,
+        "schema",
+        "print the JSON Schema of the plant config",
+        "Prints the JSON Schema of the plant config, for editors that complete and check YAML\n"
+        "(see docs/OPERATIONS.md), or with --markdown the config reference.",
+        "otgate schema > otgate-config.schema.json",
+    )
+    schema.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the config reference as Markdown instead (default: JSON Schema)",
+    )
+    schema.set_defaults(handler=cmd_schema)
+
+    sim = command(
+        commands,
+        "sim",
+        "run the plant simulator alone",
+        "Runs one simulated plant with its virtual PLC, served over Modbus TCP and OPC UA, until Ctrl-C.",
+        "otgate sim --plant tank --modbus-port 5020 --opcua-port 4840",
+    )
+    sim.add_argument("--plant", choices=PLANTS, required=True, help="the plant to simulate")
+    sim.add_argument("--modbus-port", type=int, default=5020, help="Modbus TCP port (default: 5020)")
+    sim.add_argument("--opcua-port", type=int, default=4840, help="OPC UA port (default: 4840)")
+    sim.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per wall second (default: 1.0)"
+    )
+    sim.add_argument("--seed", type=int, default=0, help="random seed of the process noise (default: 0)")
+    sim.add_argument(
+        "--opcua-policy",
+        default="None",
+        help="OPC UA security policy: None or Basic256Sha256 (default: None)",
+    )
+    sim.add_argument(
+        "--opcua-mode",
+        default="SignAndEncrypt",
+        choices=["Sign", "SignAndEncrypt"],
+        help="OPC UA message security mode when a policy is set (default: SignAndEncrypt)",
+    )
+    sim.add_argument(
+        "--opcua-cert", type=Path, help="the simulated PLC's certificate, with a URI SAN (default: none)"
+    )
+    sim.add_argument("--opcua-key", type=Path, help="the certificate's private key (default: none)")
+    sim.add_argument(
+        "--opcua-trusted", type=Path, help="directory of trusted gateway certificates (default: none)"
+    )
+    sim.set_defaults(handler=cmd_sim)
 
     add_audit_commands(commands)
     add_hil_commands(commands)

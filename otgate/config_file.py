@@ -4,11 +4,17 @@ YAML is read as YAML 1.2 (``no`` stays a string, ``1.0e9`` is a number) by compo
 building plain data ourselves, which keeps each node's position and refuses what a config never needs:
 anchors and aliases (no billion-laughs expansion), non-standard tags (no Python objects), duplicate
 keys and non-string keys.
+
+Whatever the file holds (nested 50,000 levels deep, megabytes, binary, UTF-16), loading ends in a
+`ConfigError` with located problems, never in a stack trace: the size is capped before reading on, the
+text must be UTF-8 without control characters, and the nesting depth is measured on the parser's event
+stream (which is iterative) before the recursive composer ever sees the document.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +27,13 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from otgate.core.config import PlantConfig, reference_problems
 
+log = logging.getLogger(__name__)
+
 MAX_FILE_BYTES = 1_000_000
+# A plant config nests about six levels; 32 leaves room and keeps the composer's recursion far from
+# Python's limit.
+MAX_DEPTH = 32
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
 Path_ = tuple[str | int, ...]
 
 
@@ -62,14 +74,44 @@ def load_config_file(path: str | Path) -> LoadedConfig:
     path = Path(path)
     name = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as stream:  # bounded read: a FIFO or /dev/zero must not hang the loader
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise ConfigError([ConfigProblem(name, Position(1, 1), f"cannot read: {error.strerror}")]) from None
     if len(data) > MAX_FILE_BYTES:
         raise ConfigError([ConfigProblem(name, Position(1, 1), f"file larger than {MAX_FILE_BYTES} bytes")])
-    return LoadedConfig(
-        parse_config(data.decode("utf-8", errors="replace"), name), path, hashlib.sha256(data).hexdigest()
-    )
+    text = _decode(data, name)
+    try:
+        config = parse_config(text, name)
+    except ConfigError:
+        raise
+    except (RecursionError, MemoryError):
+        raise ConfigError([ConfigProblem(name, Position(1, 1), "too complex to read")]) from None
+    except Exception:  # a loader bug must refuse the file, not kill `otgate run` or the HMI reload
+        log.exception("loading %s failed", name)
+        raise ConfigError([ConfigProblem(name, Position(1, 1), "cannot be read (internal error)")]) from None
+    return LoadedConfig(config, path, hashlib.sha256(data).hexdigest())
+
+
+def _decode(data: bytes, file: str) -> str:
+    """UTF-8 text without control characters, or a problem at the first offending byte or character."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, column = _line_column(data[: error.start].decode("utf-8"))
+        message = f"not UTF-8 text (byte 0x{data[error.start]:02x})"
+        raise ConfigError([ConfigProblem(file, Position(line, column), message)]) from None
+    for index, char in enumerate(text):
+        if (char < " " and char not in _ALLOWED_CONTROLS) or "\x7f" <= char <= "\x9f" or char == "\ufeff":
+            line, column = _line_column(text[:index])
+            message = f"control character U+{ord(char):04X} is not allowed"
+            raise ConfigError([ConfigProblem(file, Position(line, column), message)])
+    return text
+
+
+def _line_column(prefix: str) -> tuple[int, int]:
+    """1-based line and column of the character that follows `prefix`."""
+    return prefix.count("\n") + 1, len(prefix) - (prefix.rfind("\n") + 1) + 1
 
 
 def parse_config(text: str, file: str = "<config>") -> PlantConfig:
@@ -90,9 +132,25 @@ def parse_config(text: str, file: str = "<config>") -> PlantConfig:
 # --------------------------------------------------------------------------------------------------- YAML
 
 
+def _check_depth(yaml: YAML, text: str, file: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH, measured on the (iterative) event stream."""
+    depth = 0
+    for event in yaml.parse(text):
+        kind = type(event).__name__
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                message = f"nested deeper than {MAX_DEPTH} levels"
+                raise ConfigError([ConfigProblem(file, Position(mark.line + 1, mark.column + 1), message)])
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+
+
 def _compose(text: str, file: str) -> tuple[Any, dict[Path_, Position]]:
     yaml = YAML(typ="safe", pure=True)
     try:
+        _check_depth(yaml, text, file)
         root = yaml.compose(text)
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark

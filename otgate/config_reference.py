@@ -19,8 +19,11 @@ type; every writable setpoint has a unit, limits, move and rate rules, a change 
 policy, and belongs to exactly one loop; the deadband is smaller than the smallest legal step; safety tags
 are never writable, and only setpoint, mode and heartbeat tags can be; no two tags share a register;
 engines may only write setpoint tags and may only name tags that exist; interlock expressions parse, are
-conditions, and read only known, read-only tags; OPC UA security `None` needs `allow_insecure: true`.
-YAML is read as YAML 1.2 with no anchors, aliases, merge keys, custom tags or duplicate keys.
+conditions, and read only known, read-only tags; OPC UA security `None` needs `allow_insecure: true`;
+tag, loop, interlock, engine and PLC names that differ only by letter case or Unicode compatibility form
+(NFKC) are duplicates. YAML is read as YAML 1.2 with no anchors, aliases, merge keys, custom tags or
+duplicate keys. The file must be UTF-8 text without control characters, at most 1 MB, nested at most 32
+levels; any other file (binary, UTF-16, deeper) is refused with a located problem, never a crash.
 """
 
 

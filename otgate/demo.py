@@ -21,7 +21,7 @@ from otgate.audit_store import AuditStore
 from otgate.config_file import LoadedConfig, load_config_file
 from otgate.core.config import Protocol
 from otgate.demo_engine import DemoEngine
-from otgate.service import GatewayService
+from otgate.service import GatewayService, stop_on_signals
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_OPERATOR = ("operator", "demo-operator")
@@ -76,6 +76,8 @@ async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say:
     token = f"demo-{plant}-engine-token"
     sim = Simulation(plant, seed=0)
     stop = asyncio.Event()
+    stop_on_signals(stop)  # SIGTERM and SIGINT stop the demo like --duration does, summary and all
+    sim_stop = asyncio.Event()  # the simulated PLC keeps running until the gateway has released it
     async with SimRuntime(sim, modbus_port=0, opcua_port=0) as runtime:
         settings = loaded.config.gateway
         service = GatewayService(
@@ -84,7 +86,7 @@ async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say:
             api_port=free_or_zero(settings.api.host, settings.api.port),
             hmi_port=free_or_zero(settings.hmi.host, settings.hmi.port),
         )
-        ticking = asyncio.create_task(runtime.run_realtime(speed=1.0, stop=stop))
+        ticking = asyncio.create_task(runtime.run_realtime(speed=1.0, stop=sim_stop))
         async with service:
             say(
                 f"plant      {plant} (simulated PLC on modbus {runtime.endpoints.modbus}, opc ua {runtime.endpoints.opcua_url})"
@@ -94,14 +96,17 @@ async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say:
             say(f"audit      {data_dir / 'audit.sqlite3'}")
             engine = DemoEngine(service.api_url, token)
             engine_task = asyncio.create_task(engine.run(stop))
-            await asyncio.sleep(ENGAGE_AFTER_S)
-            await engage_all(service.hmi_url)
-            say("operator   engaged AI control on every loop")
+            with contextlib.suppress(TimeoutError):  # a signal during the warm-up skips the engage
+                await asyncio.wait_for(stop.wait(), ENGAGE_AFTER_S)
+            if not stop.is_set():
+                await engage_all(service.hmi_url)
+                say("operator   engaged AI control on every loop")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration_s)
             stop.set()
             await engine_task
             counters = service.gateway.counters
+        sim_stop.set()
         await ticking
     store = AuditStore(data_dir, None, read_only=True)
     try:

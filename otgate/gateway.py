@@ -32,6 +32,7 @@ from otgate.config_file import LoadedConfig
 from otgate.core.alarms import AlarmBoard
 from otgate.core.approval import ApprovalOutcome, AwaitingApproval, judge
 from otgate.core.audit_chain import AuditEntry, AuditKind
+from otgate.core.clock_offset import ClockOffset, applied_offset, estimate_offset, is_skewed, observe_arrival
 from otgate.core.codec import is_confirmed
 from otgate.core.config import Loop
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
@@ -47,6 +48,7 @@ from otgate.core.supervision import (
     on_answers,
     on_engaged,
     on_heartbeat,
+    on_quarantine_lifted,
     on_refusal,
     on_scan,
 )
@@ -119,6 +121,7 @@ class Gateway:
         self.seen_ids: dict[str, float] = {}
         self.writes: dict[str, deque[WriteEvent]] = {}
         self.quarantined: set[str] = set()
+        self.engine_clocks: dict[str, ClockOffset] = {}  # per engine: its timestamps against arrival
         self.pending: dict[str, WriteIntent] = {}  # per setpoint tag, oldest first
         self.generation = 0  # config generation: a reload makes every earlier decision void
         self.awaiting: dict[str, AwaitingApproval] = {}
@@ -175,6 +178,7 @@ class Gateway:
         if self.audit_failed:
             raise AuditUnavailable
         now, wall = self.clock.monotonic(), self.clock.now()
+        proposals = [self._on_engine_timeline(p) for p in proposals]
         snapshot, history = self.current_snapshot(), self.history()
         decisions = []
         batch_ids: set[str] = set()
@@ -192,6 +196,7 @@ class Gateway:
         records = self._audit_many(entries)
         if records is None:
             raise AuditUnavailable
+        self._observe_engine_clocks(proposals)
         self._supervise_answers(proposals, decisions, now)
         answers = []
         for proposal, decision, text, record in zip(proposals, decisions, texts, records[1::2], strict=True):
@@ -223,7 +228,59 @@ class Gateway:
                 # One alarm per engine that counts its rejections: 500 rejections, one alarm.
                 self.raise_alarm(f"REJECTIONS:{proposal.engine}", "recommendations rejected", "low")
         for engine, answers in by_engine.items():
-            self.act_on(on_answers(self.plant, self.monitors, engine, answers, now), now)
+            skewed = is_skewed(
+                self.engine_clock_offset(engine), self.plant.config.gateway.clock_skew_tolerance_s
+            )
+            self.act_on(on_answers(self.plant, self.monitors, engine, answers, now, clock_skewed=skewed), now)
+
+    # ------------------------------------------------------------------------------------------ engine clocks
+
+    def engine_clock_offset(self, engine: str) -> float | None:
+        """The engine's measured steady clock offset in seconds (positive: behind), None if not known."""
+        config = self.plant.config.engines.get(engine)
+        state = self.engine_clocks.get(engine)
+        if config is None or state is None:
+            return None
+        return estimate_offset(state, config.stale_after_s)
+
+    def _on_engine_timeline(self, proposal: Proposal) -> Proposal:
+        """The proposal with the offset known before it arrived (a batch never vouches for itself)."""
+        settings = self.plant.config.gateway
+        offset = applied_offset(
+            self.engine_clock_offset(proposal.engine),
+            settings.clock_skew_tolerance_s,
+            settings.engine_clock_offset_tolerance_s,
+        )
+        return replace(proposal, clock_offset_s=offset) if offset else proposal
+
+    def _observe_engine_clocks(self, proposals: Sequence[Proposal]) -> None:
+        wall = self.clock.now()  # timestamps are judged on the wall clock
+        for proposal in proposals:
+            state = self.engine_clocks.get(proposal.engine, ClockOffset())
+            self.engine_clocks[proposal.engine] = observe_arrival(state, proposal.issued_at, wall)
+        for engine in dict.fromkeys(p.engine for p in proposals):
+            self._judge_engine_clock(engine, self.clock.monotonic())
+
+    def _judge_engine_clock(self, engine: str, now: float) -> None:
+        """One ENGINE_CLOCK_SKEW alarm naming the offset while the engine's clock is off; cleared when not."""
+        if engine not in self.plant.config.engines:
+            return
+        settings = self.plant.config.gateway
+        offset = self.engine_clock_offset(engine)
+        code = f"{AnomalyCode.ENGINE_CLOCK_SKEW.value}:{engine}"
+        if offset is None or not is_skewed(offset, settings.clock_skew_tolerance_s):
+            if offset is not None and self.alarms.is_active(code):
+                self.clear_alarm(code)
+            return
+        tolerance = settings.engine_clock_offset_tolerance_s
+        side = "behind" if offset > 0 else "ahead of"
+        detail = f"engine clock {abs(offset):.1f} s {side} the gateway's ({offset:+.1f} s)"
+        within = abs(offset) <= tolerance
+        if within:
+            detail += f"; within {tolerance:g} s, so its timestamps are judged on its own timeline: fix its time sync"
+        else:
+            detail += f"; beyond {tolerance:g} s, so its recommendations are refused STALE/FUTURE"
+        self.act_on([Anomaly(AnomalyCode.ENGINE_CLOCK_SKEW, engine, detail, fallback=not within)], now)
 
     def _decide(
         self, proposal: Proposal, snapshot: Snapshot, history: History, now: float, wall: float
@@ -302,6 +359,11 @@ class Gateway:
     def lift_quarantine(self, user: str, engine: str, reason: str) -> bool:
         lifted = engine in self.quarantined
         self.quarantined.discard(engine)
+        # Lifting must stick: the counters that quarantined it are reset, and its anomaly alarms clear
+        # so that new evidence is alarmed and recorded afresh.
+        on_quarantine_lifted(self.monitors, engine)
+        for code in (AnomalyCode.REJECTION_BURST, AnomalyCode.FLOOD, AnomalyCode.SECURITY_VIOLATION):
+            self.clear_alarm(f"{code.value}:{engine}")
         data = {"event": "lift_quarantine", "engine": engine, "lifted": lifted, "reason": reason}
         self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data)
         return lifted
@@ -754,9 +816,14 @@ class Gateway:
                 self.seen_ids[str(record.data["id"])] = now - max(0.0, wall - record.at)
         return len(self.seen_ids)
 
-    def heartbeat_from(self, engine: str) -> None:
-        """An engine's heartbeat: alive, nothing to propose (no audit record: it changes nothing)."""
+    def heartbeat_from(self, engine: str, sent_at: float | None = None) -> None:
+        """An engine's heartbeat: alive, nothing to propose (no audit record: it changes nothing).
+        With `sent_at` (the engine's clock), it also measures the engine's clock offset."""
         on_heartbeat(self.monitors, engine, self.clock.monotonic())
+        if sent_at is not None:
+            state = self.engine_clocks.get(engine, ClockOffset())
+            self.engine_clocks[engine] = observe_arrival(state, sent_at, self.clock.now())
+            self._judge_engine_clock(engine, self.clock.monotonic())
 
     def note_refusal(self, engine: str) -> None:
         """An engine's request refused for its rate (HTTP 429): floods are an anomaly of their own."""
@@ -805,6 +872,8 @@ def _recommendation_data(proposal: Proposal, rationale: str | None) -> dict[str,
         "issued_at": proposal.issued_at,
         "model_digest": proposal.model_digest,
     }
+    if proposal.clock_offset_s:
+        data["clock_offset_s"] = proposal.clock_offset_s  # judged on the engine's timeline, shifted by this
     if rationale is not None:
         data["rationale"] = rationale  # untrusted text, stored as received and never interpreted
     return data

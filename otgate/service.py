@@ -23,16 +23,24 @@ from otgate.api.hmi import create_hmi_app
 from otgate.audit_store import AuditStore, audit_key_from_env
 from otgate.clock import Clock, SystemClock
 from otgate.config_file import LoadedConfig
+from otgate.connection_guard import guarded_protocol
 from otgate.core.audit_chain import AuditKind
+from otgate.core.config import Listener as ListenerSettings
 from otgate.core.config import PlantConfig, Protocol
+from otgate.core.modes import PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
-from otgate.gateway import GATEWAY, Gateway
+from otgate.gateway import FALLBACK_DEADLINE_SCANS, GATEWAY, REMOTE_MODES, Gateway
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
+STOP_REASON = "gateway stopping"
+# On a clean stop the gateway keeps scanning until the PLC confirms local control of every loop, for at
+# most this many scans (the PLC watchdog sheds the rest once the heartbeat stops).
+RELEASE_SCANS = 3 * FALLBACK_DEADLINE_SCANS
+RELEASE_SLACK_S = 2.0  # on top of the scans' own time, for a loaded machine
 
 
 def build_links(config: PlantConfig) -> dict[str, FieldLink]:
@@ -63,12 +71,16 @@ class Listener:
         return f"http://{self.host}:{self.port}"
 
 
-async def start_listener(app: Callable[..., Any], host: str, port: int) -> Listener:
+async def start_listener(
+    app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None = None
+) -> Listener:
+    settings = settings or ListenerSettings(host=host, port=port)
     server = _QuietServer(
         uvicorn.Config(
             app,
             host=host,
             port=port,
+            http=guarded_protocol(settings.max_connections, settings.request_timeout_s),
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -135,8 +147,11 @@ class GatewayService:
         start = {"loops": {n: "fallback" for n in config.loops}, "replay_ids_recovered": remembered}
         self.audit.append(AuditKind.GATEWAY_START, GATEWAY, start, now)
         hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
-        self.hmi = await start_listener(hmi_app, config.gateway.hmi.host, self.hmi_port)
-        self.api = await start_listener(create_ai_app(self.gateway), config.gateway.api.host, self.api_port)
+        gateway = config.gateway
+        self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi)
+        self.api = await start_listener(
+            create_ai_app(self.gateway), gateway.api.host, self.api_port, gateway.api
+        )
         self._scanning = asyncio.create_task(self._scan_forever())
 
     async def _scan_forever(self) -> None:
@@ -154,7 +169,36 @@ class GatewayService:
                 scheduled += period * int(late // period)
             await self.clock.sleep_until(scheduled)
 
+    def _held_by_plc(self) -> list[str]:
+        """Loops the PLC still reports in REMOTE (unknown counts as held: the link may be down)."""
+        values = self.gateway.snapshot.values
+        return [
+            name
+            for name, loop in self.gateway.plant.config.loops.items()
+            if values.get(loop.mode, float(PlcMode.REMOTE)) == PlcMode.REMOTE
+        ]
+
+    async def release_loops(self) -> None:
+        """Every loop back to conventional control before the service goes: the same on SIGTERM and
+        SIGINT, for `otgate run` and `otgate demo`. Bounded by RELEASE_SCANS; the PLC watchdog covers
+        the rest."""
+        gateway = self.gateway
+        held = [n for n, rt in gateway.loops.items() if rt.state.mode in REMOTE_MODES]
+        gateway.fall_back(held, STOP_REASON, self.clock.monotonic())
+        if self._scanning is None or self._scanning.done() or not held:
+            return
+        period = self.loaded.config.gateway.scan_interval_s
+        last_scan = gateway.scans + RELEASE_SCANS
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout((RELEASE_SCANS + 1) * period + RELEASE_SLACK_S):
+                # Two scans at least: one to request local mode, one to read the PLC's answer.
+                first = gateway.scans + 2
+                while gateway.scans < first or (self._held_by_plc() and gateway.scans < last_scan):
+                    await asyncio.sleep(period / 4)
+
     async def stop(self) -> None:
+        with contextlib.suppress(Exception):  # stopping must go on whatever the release met
+            await self.release_loops()
         self._stop.set()
         if self._scanning is not None:
             self._scanning.cancel()
@@ -169,9 +213,12 @@ class GatewayService:
             with contextlib.suppress(Exception):
                 await link.close()
         with contextlib.suppress(Exception):
-            self.audit.append(
-                AuditKind.GATEWAY_STOP, GATEWAY, {"scans": self.gateway.scans}, self.clock.now()
-            )
+            data = {
+                "scans": self.gateway.scans,
+                "loops": {n: rt.state.mode.value for n, rt in self.gateway.loops.items()},
+                "plc_remote": self._held_by_plc(),
+            }
+            self.audit.append(AuditKind.GATEWAY_STOP, GATEWAY, data, self.clock.now())
         self.audit.close()
 
     async def __aenter__(self) -> GatewayService:
@@ -182,15 +229,28 @@ class GatewayService:
         await self.stop()
 
 
-async def run_until_signalled(loaded: LoadedConfig, data_dir: Path) -> None:
-    """`otgate run`: serve until SIGINT or SIGTERM, then stop cleanly (the PLC watchdog covers a hard kill)."""
-    stop = asyncio.Event()
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM both ask for the one clean stop (loops to local control, then the trail's
+    `gateway_stop`); a second signal is ignored while that runs. The PLC watchdog covers a hard kill."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+
+async def run_until_signalled(loaded: LoadedConfig, data_dir: Path) -> None:
+    """`otgate run`: serve until SIGINT or SIGTERM, then stop cleanly and print a summary."""
+    stop = asyncio.Event()
+    stop_on_signals(stop)
     async with GatewayService(loaded, data_dir) as service:
         print(
             f"otgate {loaded.config.plant}: AI API {service.api_url}  HMI {service.hmi_url}  (all loops in fallback)",
             flush=True,
         )
         await stop.wait()
+        print("otgate: stopping; every loop back to conventional control", flush=True)
+    c = service.gateway.counters
+    print(
+        f"summary    scans {service.gateway.scans}, recommendations {c.recommendations}, accepted {c.accepted},"
+        f" rejected {c.rejected}, fallbacks {c.fallbacks}",
+        flush=True,
+    )

@@ -27,6 +27,7 @@ CORE_ALLOWED = {
     "hashlib",
     "bisect",
     "statistics",
+    "unicodedata",  # pure: NFKC folding of names (look-alike duplicates)
     "otgate",
 }
 IO_MODULES = {

@@ -87,3 +87,94 @@ def test_load_config_empty_file_reported(tmp_path: Path):
     empty.write_text("")
     with pytest.raises(ConfigError, match="the file is empty"):
         load_config_file(empty)
+
+
+# ------------------------------------------------------------------------------------ hostile files
+
+LOCATED = re.compile(r"^.+:\d+:\d+: \S")
+
+
+def _hostile_files() -> dict[str, bytes]:
+    return {
+        "deep_flow": b"plant: " + b"[" * 50_000 + b"]" * 50_000 + b"\n",
+        "deep_block": b"plant: tank\nx:\n" + b"".join(b" " * i + b"- \n" for i in range(1, 3000)),
+        "deep_mapping": b"a: " + b"{b: " * 50_000 + b"1" + b"}" * 50_000 + b"\n",
+        "binary": bytes(range(256)) * 8,
+        "utf16": "plant: tank\n".encode("utf-16"),
+        "latin1": "plant: tank\ndescription: caf\u00e9 Sch\u00f6n\n".encode("latin-1"),
+        "nul_bytes": b"plant: tank\x00\x00\n",
+        "huge": b"# " + b"x" * 2_000_000 + b"\n",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_hostile_files()))
+def test_load_config_hostile_file_refused_with_location(name: str, tmp_path: Path):
+    path = tmp_path / f"{name}.yaml"
+    path.write_bytes(_hostile_files()[name])
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    assert caught.value.problems
+    for problem in caught.value.problems:
+        assert LOCATED.match(str(problem)), str(problem)
+        assert str(problem).startswith(str(path))
+        assert "Traceback" not in str(problem) and "codec" not in str(problem)
+
+
+def test_load_config_wrong_encoding_names_the_first_bad_byte(tmp_path: Path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("plant: tank\ndescription: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    assert str(caught.value.problems[0]) == f"{path}:2:17: not UTF-8 text (byte 0xe9)"
+
+
+def _renamed(text: str, section_key: str, old: str, new: str) -> str:
+    """The tank config with one more entry in a section, named like an existing one but for case/NFKC."""
+    lines = text.splitlines(keepends=True)
+    start = lines.index(f"{section_key}:\n")
+    block = [lines[start + 1]]
+    for line in lines[start + 2 :]:
+        if not line.startswith("    ") and not line.startswith("#") and line.strip():
+            break
+        block.append(line)
+    assert block[0].strip() == f"{old}:", block[0]
+    copy = [block[0].replace(old, new, 1), *block[1:]]
+    index = start + 1 + len(block)
+    return "".join([*lines[:index], *copy, *lines[index:]])
+
+
+@pytest.mark.parametrize(
+    ("section", "old", "new"),
+    [
+        ("tags", "LIT-101", "lit-101"),
+        ("loops", "LIC-101", "Lic-101"),
+        ("engines", "optimizer", "optimiz\u0435r"),  # Cyrillic е: refused by the name pattern already
+        ("engines", "optimizer", "\uff4fptimizer"),  # fullwidth o: NFKC folds it onto "optimizer"
+    ],
+)
+def test_load_config_names_equal_but_for_case_or_nfkc_refused(
+    section: str, old: str, new: str, tmp_path: Path
+):
+    text = _renamed((PLANT_CONFIGS / "tank.yaml").read_text(), section, old, new)
+    path = tmp_path / "twins.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    messages = [str(p) for p in caught.value.problems]
+    assert all(LOCATED.match(m) for m in messages), messages
+    if new.isascii():
+        assert any(f"duplicate of '{old}'" in m for m in messages), messages
+
+
+def test_reference_problems_case_twins_in_interlocks_refused():
+    from otgate.core.config import PlantConfig, reference_problems
+
+    text = (PLANT_CONFIGS / "tank.yaml").read_text()
+    config = parse_config(text)
+    (name, interlock), *_ = config.interlocks.items()
+    twin = name.swapcase()
+    doubled = config.model_copy(update={"interlocks": {name: interlock, twin: interlock}})
+    problems = reference_problems(
+        PlantConfig.model_validate(doubled.model_dump(), context={"defer_reference_checks": True})
+    )
+    assert any(p.path == ("interlocks", twin) and f"duplicate of '{name}'" in p.message for p in problems)

@@ -26,6 +26,7 @@ from otgate.api.schemas import (
     Batch,
     DecisionOut,
     DecisionsOut,
+    Heartbeat,
     ReasonOut,
     Recommendation,
     epoch,
@@ -33,6 +34,7 @@ from otgate.api.schemas import (
 from otgate.core.config import Engine
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
+from otgate.core.text import visible
 from otgate.gateway import AuditUnavailable, Gateway
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s", request.url.path)
+        log.exception("unexpected error on %s", visible(request.url.path, 200))
         return error_response(500, "internal_error")
 
     def authenticate(request: Request) -> tuple[str, Engine]:
@@ -111,6 +113,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     @app.post("/v1/recommendations", response_model=DecisionsOut)
     async def recommend(request: Request) -> DecisionsOut:
         name, engine = authenticate(request)
+        require_json(request)
         items = parse_recommendations(await read_body(request), gateway.plant.config.gateway.max_batch)
         throttle(name, engine, len(items))
         proposals = [to_proposal(item, name) for item in items]
@@ -136,7 +139,16 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         """An engine with nothing to propose says it is alive, so it is not taken for silent."""
         name, engine = authenticate(request)
         throttle(name, engine, 1)
-        gateway.heartbeat_from(name)
+        body = await read_body(request)
+        sent_at = None
+        if body.strip():
+            require_json(request)
+            try:
+                beat = Heartbeat.model_validate(parse_json(body))
+            except ValidationError as error:
+                raise ApiError(422, "invalid_body", fields=_field_errors(error)) from None
+            sent_at = epoch(beat.sent_at) if beat.sent_at else None
+        gateway.heartbeat_from(name, sent_at)
         return {"status": "ok"}
 
     @app.get("/v1/tags")
@@ -149,7 +161,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/v1/state")
     async def state(request: Request) -> dict[str, Any]:
-        _, engine = authenticate(request)
+        name, engine = authenticate(request)
         snapshot = gateway.snapshot
         visible = set(engine.reads) | {gateway.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
         loops = {gateway.plant.loop_by_setpoint[t][0] for t in engine.writes}
@@ -170,6 +182,8 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
                 for a in gateway.alarms.values()
                 if a.active
             ],
+            # This engine's clock against the gateway's, as measured (positive: behind); null until known.
+            "clock_offset_s": gateway.engine_clock_offset(name),
         }
 
     @app.get("/healthz")
@@ -198,25 +212,59 @@ async def read_body(request: Request) -> bytes:
     return bytes(body)
 
 
+def require_json(request: Request) -> None:
+    """Only `application/json` (UTF-8) bodies are read: a `text/plain` or UTF-16 body is refused with 415
+    before anything parses it, so no other media type can ever lead to a write."""
+    media_type, _, params = request.headers.get("content-type", "").partition(";")
+    charset = ""
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8", "utf8"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            fields=[{"loc": ["content-type"], "msg": "send application/json in UTF-8"}],
+        )
+
+
+class _NotStrictJson(ValueError):
+    """Our own refusals while parsing; their text is ours and safe to answer with."""
+
+
 def _refuse_constant(token: str) -> float:
-    raise ValueError(f"{token} is not a number")
+    raise _NotStrictJson(f"{token[:16]} is not a number")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {key!r}")
+            raise _NotStrictJson(f"duplicate key {key[:64]!r}")
         result[key] = value
     return result
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: Python's json accepts NaN and Infinity and keeps the last duplicate key; we refuse both."""
+    """Strict JSON: UTF-8 only (json.loads on bytes would guess UTF-16 or UTF-32), no NaN or Infinity,
+    no duplicate keys. Error texts are ours: never an exception's message or a codec's name."""
     try:
-        return json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as error:
-        raise ApiError(422, "invalid_json", fields=[{"loc": [], "msg": str(error)[:200]}]) from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        where = [{"loc": [], "msg": f"not UTF-8 text (byte {error.start})"}]
+        raise ApiError(422, "invalid_encoding", fields=where) from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    except _NotStrictJson as error:
+        message = str(error)
+    except json.JSONDecodeError as error:
+        message = f"not valid JSON at line {error.lineno}, column {error.colno}"
+    except RecursionError:
+        message = "nested too deep"
+    except ValueError:  # e.g. an integer too long to convert
+        message = "not valid JSON"
+    raise ApiError(422, "invalid_json", fields=[{"loc": [], "msg": message}])
 
 
 def parse_recommendations(body: bytes, max_batch: int) -> list[Recommendation]:
@@ -234,15 +282,18 @@ def parse_recommendations(body: bytes, max_batch: int) -> list[Recommendation]:
         else:
             items = [Recommendation.model_validate(data)]
     except ValidationError as error:
-        fields = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-            for e in error.errors(include_url=False, include_input=False)
-        ]
-        raise ApiError(422, "invalid_body", fields=fields) from None
+        raise ApiError(422, "invalid_body", fields=_field_errors(error)) from None
     for item in items:
         if not _is_finite_number(item.value):  # 1e999 parses to inf; a 400-digit integer overflows
             raise ApiError(422, "invalid_body", fields=[{"loc": ["value"], "msg": "must be a finite number"}])
     return items
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_input=False)
+    ]
 
 
 def _is_finite_number(value: float | int) -> bool:

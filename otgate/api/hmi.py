@@ -25,7 +25,14 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from otgate.api.ai import ApiError, error_response, on_framework_error, parse_json, read_body
+from otgate.api.ai import (
+    ApiError,
+    error_response,
+    on_framework_error,
+    parse_json,
+    read_body,
+    require_json,
+)
 from otgate.api.hmi_actions import add_action_routes
 from otgate.api.hmi_console import MAX_STREAMS, Console, is_cross_origin
 from otgate.api.hmi_sessions import LOCKOUT_FAILURES, LOGIN_COOKIE, SESSION_COOKIE, new_token, same_token
@@ -198,10 +205,9 @@ def _add_session_routes(app: FastAPI, console: Console) -> None:
 
     @app.post("/hmi/api/session")
     async def login_json(request: Request) -> Response:
-        if is_cross_origin(request) or not request.headers.get("content-type", "").startswith(
-            "application/json"
-        ):
+        if is_cross_origin(request):
             raise ApiError(403, "cross_origin")
+        require_json(request)  # also what keeps a cross-site form (text/plain) from logging anyone in
         body = parse_json(await read_body(request))
         user, password = (body.get("user"), body.get("password")) if isinstance(body, dict) else (None, None)
         if not isinstance(user, str) or not isinstance(password, str):

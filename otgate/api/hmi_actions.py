@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 
-from otgate.api.ai import ApiError, parse_json, read_body
+from otgate.api.ai import ApiError, parse_json, read_body, require_json
 from otgate.api.hmi_console import Actor, Console
 from otgate.config_file import ConfigError, LoadedConfig, load_config_file
 from otgate.core.approval import ApprovalOutcome
@@ -56,6 +56,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     body = await read_body(request)
     if not body.strip():
         return {}
+    require_json(request)
     data = parse_json(body)
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_body", fields=[{"loc": [], "msg": "expected a JSON object"}])

@@ -34,6 +34,7 @@ from otgate.api.hmi_view import RecentTraffic, Trends, plant_view
 from otgate.audit_store import AuditStoreError
 from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Role
+from otgate.core.text import visible
 from otgate.gateway import Gateway
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class Console:
     def record(self, kind: str, user: str, data: dict[str, Any]) -> None:
         """Session events into the trail. Never blocks a login: a dead trail already took AI control away."""
         if not self.gateway.record_operator_event(user, kind, data):
-            log.error("cannot record %s for %s: the audit trail is unavailable", kind, user)
+            log.error("cannot record %s for %s: the audit trail is unavailable", kind, visible(user, 64))
 
     def record_login(self, user: str, event: str, **extra: Any) -> None:
         self.record(AuditKind.LOGIN, user, {"event": event, **extra})

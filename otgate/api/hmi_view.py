@@ -16,6 +16,7 @@ from typing import Any
 from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.modes import PlcMode
+from otgate.core.text import visible
 from otgate.gateway import Gateway
 
 TREND_WINDOW_S = 600.0
@@ -129,8 +130,8 @@ class RecentTraffic:
 def _clip(text: Any) -> str | None:
     if text is None:
         return None
-    shown = str(text)
-    return shown if len(shown) <= RATIONALE_MAX_CHARS else shown[:RATIONALE_MAX_CHARS] + " […]"
+    shown = visible(str(text))  # look-alike and invisible characters escaped (otgate.core.text)
+    return shown if len(shown) <= RATIONALE_MAX_CHARS else shown[:RATIONALE_MAX_CHARS] + " [...]"
 
 
 def plc_mode_name(value: float | None) -> str | None:
@@ -225,7 +226,11 @@ def plant_view(gateway: Gateway, recent: RecentTraffic, now: float) -> dict[str,
             for a in gateway.alarms.values()
         ],
         "engines": [
-            {"name": name, "quarantined": name in gateway.quarantined}
+            {
+                "name": name,
+                "quarantined": name in gateway.quarantined,
+                "clock_offset_s": gateway.engine_clock_offset(name),
+            }
             for name in gateway.plant.config.engines
         ],
         "counters": dict(vars(gateway.counters)),

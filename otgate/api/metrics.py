@@ -41,6 +41,16 @@ class GatewayCollector(Collector):
             if alarm.active:
                 alarms.add_metric([alarm.code, alarm.priority], alarm.count)
         yield alarms
+        offsets = GaugeMetricFamily(
+            "otgate_engine_clock_offset_seconds",
+            "Each engine's measured clock offset (positive: behind the gateway); absent until measured",
+            labels=["engine"],
+        )
+        for engine in self.gateway.plant.config.engines:
+            offset = self.gateway.engine_clock_offset(engine)
+            if offset is not None:
+                offsets.add_metric([engine], offset)
+        yield offsets
         yield GaugeMetricFamily(
             "otgate_plc_available",
             "1 when every PLC link is up",

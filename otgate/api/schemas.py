@@ -44,6 +44,12 @@ class Recommendation(WireModel):
     rationale: Annotated[str, Field(max_length=4000)] | None = None
 
 
+class Heartbeat(WireModel):
+    """An optional heartbeat body: the engine's clock at sending, to measure its offset."""
+
+    sent_at: Rfc3339 | None = None
+
+
 class Batch(WireModel):
     recommendations: Annotated[list[Recommendation], Field(min_length=1)]
 

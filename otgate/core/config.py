@@ -11,6 +11,8 @@ Units: a tag's engineering unit applies to all of its limits; rates are per seco
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal, Self
@@ -370,6 +372,10 @@ class Operator(Model):
 class Listener(Model):
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
+    # Slow-loris guard: at most this many open connections (the ones waiting longest for a request are
+    # shed first), and a connection's next request must arrive complete within request_timeout_s.
+    max_connections: int = Field(256, ge=1, le=10_000)
+    request_timeout_s: PositiveFloat = 10.0
 
 
 class GatewaySettings(Model):
@@ -379,6 +385,10 @@ class GatewaySettings(Model):
     hmi: Listener = Listener(port=8080)
     data_dir: str = "./otgate-data"
     clock_skew_tolerance_s: NonNegativeFloat = 2.0
+    # An engine whose clock is off by a steady amount up to this is judged on its own timeline (its
+    # measured offset applied) and alarmed as ENGINE_CLOCK_SKEW; beyond it, STALE/FUTURE refusals stay.
+    # 120 s: a 90 s skew is common on plant networks without good NTP.
+    engine_clock_offset_tolerance_s: NonNegativeFloat = 120.0
     replay_window_s: PositiveFloat = 3600.0
     max_batch: int = Field(100, ge=1, le=10_000)
     approval_ttl_s: PositiveFloat = 300.0  # a supervised recommendation not approved by then expires
@@ -431,6 +441,7 @@ class Problem:
 def reference_problems(config: PlantConfig) -> list[Problem]:
     """Checks that span sections: every name a section uses must exist and be of the right kind."""
     return [
+        *_twin_name_problems(config),
         *_monitor_problems(config),
         *_deadband_problems(config),
         *_plc_problems(config),
@@ -451,6 +462,31 @@ def _predictive_problems(config: PlantConfig) -> list[Problem]:
     }
     found = model_problems(config.models, dict(config.envelope), kinds, alarms)
     return [Problem(path, message) for path, message in found]
+
+
+def name_key(name: str) -> str:
+    """Names that differ only by letter case or Unicode compatibility form are one name to a reader."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _twin_name_problems(config: PlantConfig) -> list[Problem]:
+    """`TIC-101.SP` and `tic-101.sp` on one HMI would be told apart by nobody: refuse the second."""
+    problems = []
+    sections: dict[str, Mapping[str, object]] = {
+        "tags": config.tags,
+        "loops": config.loops,
+        "interlocks": config.interlocks,
+        "engines": config.engines,
+        "plcs": config.plcs,
+    }
+    for section, entries in sections.items():
+        first: dict[str, str] = {}
+        for name in entries:
+            other = first.setdefault(name_key(name), name)
+            if other != name:
+                message = f"duplicate of '{other}' (names may not differ only by case or Unicode form)"
+                problems.append(Problem((section, name), message))
+    return problems
 
 
 def _plc_problems(config: PlantConfig) -> list[Problem]:

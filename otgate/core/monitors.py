@@ -38,6 +38,7 @@ class AnomalyCode(StrEnum):
     PV_SP_DEVIATION = "PV_SP_DEVIATION"
     PLC_RESTART = "PLC_RESTART"
     CLOCK_JUMP = "CLOCK_JUMP"
+    ENGINE_CLOCK_SKEW = "ENGINE_CLOCK_SKEW"
     CONFIG_CHANGED = "CONFIG_CHANGED"
 
 
@@ -105,6 +106,13 @@ def observe_heartbeat(state: EngineState, now: float) -> EngineState:
 
 def observe_refusal(state: EngineState, now: float, window_s: float) -> EngineState:
     return replace(state, refusals=(*_recent(state.refusals, window_s, now), now))
+
+
+def forgive(state: EngineState) -> EngineState:
+    """An operator lifted the engine's quarantine: the evidence that led to it is spent. Liveness and
+    issue-time tracking stay (they are not evidence against the engine); only new rejections, refusals
+    or violations can quarantine it again."""
+    return replace(state, rejections=(), consecutive_rejections=0, refusals=())
 
 
 def check_engine(

@@ -24,6 +24,9 @@ class Proposal:
     issued_at: float
     basis_at: float | None = None  # when the process data the engine used was taken
     model_digest: str | None = None
+    # The engine's measured clock offset (otgate.core.clock_offset), added to its timestamps before
+    # they are judged; 0 unless the engine's clock is known to be off by a steady amount within tolerance.
+    clock_offset_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from otgate.core.decision import Reason, ReasonCode
 from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import Plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
+from otgate.core.text import visible
 
 Reasons = tuple[Reason, ...]
 NONE: Reasons = ()
@@ -52,18 +53,26 @@ def check_timestamps(proposal: Proposal, engine: Engine | None, skew_s: float, n
     ):
         if at is None:
             continue
+        at += proposal.clock_offset_s  # onto the gateway's timeline when the engine's clock is known off
+        note = (
+            f" (engine clock offset {proposal.clock_offset_s:+.1f} s applied)"
+            if proposal.clock_offset_s
+            else ""
+        )
         if not math.isfinite(at) or at > now + skew_s:
             reasons.append(
-                Reason(ReasonCode.FUTURE, f"{label} timestamp lies {at - now:.3f} s in the future")
+                Reason(ReasonCode.FUTURE, f"{label} timestamp lies {at - now:.3f} s in the future{note}")
             )
         elif engine is not None and now - at > max_age:
-            reasons.append(Reason(ReasonCode.STALE, f"{label} {now - at:.1f} s ago, limit {max_age:g} s"))
+            reasons.append(
+                Reason(ReasonCode.STALE, f"{label} {now - at:.1f} s ago, limit {max_age:g} s{note}")
+            )
     return tuple(reasons)
 
 
 def check_known_tag(proposal: Proposal, tag: Tag | None) -> Reasons:
     if tag is None:
-        return _fail(ReasonCode.UNKNOWN_TAG, f"no tag named '{proposal.tag[:64]}'")
+        return _fail(ReasonCode.UNKNOWN_TAG, f"no tag named '{visible(proposal.tag, 64)}'")
     return NONE
 
 
@@ -72,7 +81,8 @@ def check_authorized(proposal: Proposal, engine: Engine | None) -> Reasons:
         return _fail(ReasonCode.NOT_AUTHORIZED, f"unknown engine '{proposal.engine}'")
     if proposal.tag not in engine.writes:
         return _fail(
-            ReasonCode.NOT_AUTHORIZED, f"engine '{proposal.engine}' may not write '{proposal.tag[:64]}'"
+            ReasonCode.NOT_AUTHORIZED,
+            f"engine '{proposal.engine}' may not write '{visible(proposal.tag, 64)}'",
         )
     allowed = engine.allowed_model_digests
     if allowed is not None and proposal.model_digest not in allowed:

@@ -26,6 +26,7 @@ from otgate.core.monitors import (
     check_restart,
     check_setpoint,
     engage_setpoint,
+    forgive,
     observe_heartbeat,
     observe_measurement,
     observe_refusal,
@@ -34,6 +35,7 @@ from otgate.core.monitors import (
 )
 from otgate.core.plant import Plant
 from otgate.core.proposal import Proposal, Snapshot
+from otgate.core.text import visible
 
 # Codes of a recommendation aimed at something an engine must never touch.
 _FORBIDDEN = frozenset({ReasonCode.READ_ONLY, ReasonCode.NOT_AUTHORIZED, ReasonCode.UNKNOWN_TAG})
@@ -55,13 +57,22 @@ class ScanView:
 
 
 def on_answers(
-    plant: Plant, states: MonitorStates, engine: str, answers: Sequence[tuple[Proposal, Decision]], now: float
+    plant: Plant,
+    states: MonitorStates,
+    engine: str,
+    answers: Sequence[tuple[Proposal, Decision]],
+    now: float,
+    *,
+    clock_skewed: bool = False,
 ) -> list[Anomaly]:
-    """Feed an answered batch to the engine and setpoint monitors (updates `states` in place)."""
+    """Feed an answered batch to the engine and setpoint monitors (updates `states` in place).
+
+    `clock_skewed`: the engine's clock is measured off by a steady amount, so its STALE and FUTURE
+    refusals are the clock's doing (alarmed as ENGINE_CLOCK_SKEW), not the engine's mistakes."""
     config = plant.config.engines.get(engine)
     if config is None:
         return []
-    verdicts = [_engine_verdict(d) for _, d in answers]
+    verdicts = [_engine_verdict(d, clock_skewed) for _, d in answers]
     issued = [p.issued_at for p, _ in answers]
     current = states.engines.get(engine, EngineState())
     states.engines[engine] = observe_request(
@@ -106,12 +117,17 @@ _CIRCUMSTANCES = frozenset(
 )
 
 
-def _engine_verdict(decision: Decision) -> bool | None:
+_CLOCK_FAULTS = frozenset({ReasonCode.STALE, ReasonCode.FUTURE})
+
+
+def _engine_verdict(decision: Decision, clock_skewed: bool = False) -> bool | None:
     """True: the engine got it wrong; False: it got it right; None: the outcome says nothing about it
     (refused for the plant's or the gateway's state, an interlock doing its job, or NO_CHANGE at an optimum)."""
     if decision.verdict is not Verdict.REJECTED:
         return False
     codes = set(decision.codes)
+    if clock_skewed and codes & _CLOCK_FAULTS:
+        codes -= _CLOCK_FAULTS  # the clock's doing: only the other reasons say something about the engine
     if codes & _ENGINE_FAULTS:
         return True
     if codes & _MOVEMENT_FAULTS and not codes & _CIRCUMSTANCES:
@@ -126,6 +142,10 @@ def on_refusal(plant: Plant, states: MonitorStates, engine: str, now: float) -> 
         states.engines[engine] = observe_refusal(current, now, config.monitor.flood_window_s)
 
 
+def on_quarantine_lifted(states: MonitorStates, engine: str) -> None:
+    states.engines[engine] = forgive(states.engines.get(engine, EngineState()))
+
+
 def on_engaged(plant: Plant, states: MonitorStates, loop: str, readback: float) -> None:
     """AI control confirmed at the PLC: the drift baseline is where the setpoint is now."""
     states.setpoints[plant.config.loops[loop].sp] = engage_setpoint(readback)
@@ -137,7 +157,7 @@ def _forbidden(config: PlantConfig, engine: str, proposal: Proposal, decision: D
     if tag is not None and tag.kind in _QUARANTINING_KINDS:
         detail = f"tried to write {tag.kind} tag {proposal.tag} ({codes})"
         return Anomaly(AnomalyCode.SECURITY_VIOLATION, engine, detail, quarantine=True)
-    detail = f"tried to write {proposal.tag[:64]} ({codes})"
+    detail = f"tried to write {visible(proposal.tag, 64)} ({codes})"
     return Anomaly(AnomalyCode.SECURITY_VIOLATION, engine, detail, fallback=False)
 
 

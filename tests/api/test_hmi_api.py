@@ -542,3 +542,63 @@ async def test_reset_with_the_trail_dead_answers_503_and_stays_latched(app: Any,
     state = gateway.loops["LIC-101"].state
     assert state.mode is LoopMode.FALLBACK and state.latched
     await operator.http.aclose()
+
+
+async def test_lift_quarantine_after_rejection_burst_stays_lifted_until_new_evidence(
+    app: Any, gateway: Gateway
+):
+    """Lifting resets the engine's monitors: the old rejections must not quarantine it again next scan."""
+    now = gateway.clock.now()
+    bad = [Proposal(f"bad-{i}", "optimizer", "LIC-101.RSP", 1e6, now) for i in range(12)]
+    gateway.submit(bad)
+    await gateway.scan(gateway.clock.monotonic())
+    assert "optimizer" in gateway.quarantined
+    op = await log_in(app, "operator")
+    lifted = await op.post("/hmi/api/engines/optimizer/lift-quarantine", {"reason": "limits fixed"})
+    assert lifted.json() == {"engine": "optimizer", "lifted": True}
+    assert isinstance(gateway.clock, ManualClock)
+    gateway.clock.advance(1.0)
+    await gateway.scan(gateway.clock.monotonic())
+    state = (await op.http.get("/hmi/api/state")).json()
+    assert "optimizer" not in gateway.quarantined
+    assert next(e for e in state["engines"] if e["name"] == "optimizer")["quarantined"] is False
+    # New evidence quarantines it again.
+    later = gateway.clock.now()
+    gateway.submit([Proposal(f"worse-{i}", "optimizer", "LIC-101.RSP", 1e6, later) for i in range(12)])
+    await gateway.scan(gateway.clock.monotonic())
+    assert "optimizer" in gateway.quarantined
+
+
+async def test_reload_deep_yaml_answers_422_config_invalid(app: Any, gateway: Gateway, config_file: Path):
+    config_file.write_bytes(b"plant: " + b"[" * 50_000 + b"]" * 50_000 + b"\n")
+    eng = await log_in(app, "engineer")
+    answer = await eng.post("/hmi/api/config/reload", {"password": "e-pass"})
+    assert (answer.status_code, answer.json()["error"]) == (422, "config_invalid")
+    assert answer.json()["fields"][0]["msg"].startswith(f"{config_file}:1:")
+    assert not [r for r in gateway.audit.records() if r.kind == "config_load"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_hmi_action_body_not_json_refused_415_nothing_changes(
+    app: Any, gateway: Gateway, content_type: str
+):
+    op = await log_in(app, "operator")
+    answer = await op.http.post(
+        "/hmi/api/plant/engage",
+        content=b'{"reason": "start"}',
+        headers={"X-CSRF-Token": op.csrf, "Content-Type": content_type},
+    )
+    assert (answer.status_code, answer.json()["error"]) == (415, "unsupported_media_type")
+    assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK
+
+
+async def test_hmi_action_utf16_body_refused_422_invalid_encoding(app: Any, gateway: Gateway):
+    op = await log_in(app, "operator")
+    answer = await op.http.post(
+        "/hmi/api/plant/engage",
+        content='{"reason": "start"}'.encode("utf-16"),
+        headers={"X-CSRF-Token": op.csrf, "Content-Type": "application/json"},
+    )
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_encoding")
+    assert "codec" not in answer.text and "utf-16" not in answer.text.lower()
+    assert gateway.loops["LIC-101"].state.mode is LoopMode.FALLBACK

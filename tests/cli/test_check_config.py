@@ -71,3 +71,28 @@ def test_config_reference_doc_matches_schema():
     assert committed == render_reference(), (
         "regenerate with: otgate schema --markdown > docs/CONFIG_REFERENCE.md"
     )
+
+
+DEEP_YAML = b"plant: " + b"[" * 50_000 + b"]" * 50_000 + b"\n"
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["run", "--config"]])
+def test_check_config_and_run_deep_yaml_exit_one_with_location(command: list[str], tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_bytes(DEEP_YAML)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "otgate",
+            *command,
+            str(path),
+            *(["--data-dir", str(tmp_path)] if "run" in command else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    assert f"{path}:1:" in result.stderr and "nested" in result.stderr

@@ -50,6 +50,12 @@ LEAKS = [
     re.compile(r"\.py\b"),
     re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"),
     re.compile(r"\b(OverflowError|RecursionError|KeyError|TypeError|AttributeError|AssertionError)\b"),
+    # Python's own exception texts and codec names (issue 13): the answer's words must be ours.
+    re.compile(r"\b(ValueError|UnicodeDecodeError|JSONDecodeError)\b"),
+    re.compile(r"\bcodec\b|can't decode|invalid start byte|utf-16|utf-32", re.IGNORECASE),
+    re.compile(r"Expecting (value|property name|',' delimiter|':' delimiter)|\(char \d+\)"),
+    re.compile(r"Extra data|Invalid control character|Unterminated string|Invalid \\escape"),
+    re.compile(r"maximum recursion depth|Exceeds the limit \(\d+ digits\)|Unexpected UTF-8 BOM"),
 ]
 
 

@@ -196,7 +196,7 @@ ROWS: list[Row] = [
         for name, ch in CONTROL.items()
     ],
     Row("raw_control_char_in_string", rec(tag="LIC-101.RSP").replace("RSP", "RS\x01P"), "422:invalid_json"),
-    Row("invalid_utf8", rec().replace("rec-1", "rec-\udcff"), "422:invalid_json"),
+    Row("invalid_utf8", rec().replace("rec-1", "rec-\udcff"), "422:invalid_encoding"),
     # --- long strings
     Row("tag_65_chars", rec(tag="L" * 65), "422:invalid_body"),
     Row("tag_64_chars", rec(tag="L" * 64), "rejected:UNKNOWN_TAG"),
@@ -368,3 +368,58 @@ async def test_rationale_injection_corpus_changes_no_decision(
     assert len(set(map(str, answers))) == 1, answers
     assert answers[0][0] == "rejected" and "OUT_OF_RANGE" in answers[0][1]
     assert setpoint_writes(fake) == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "latin-1"])
+async def test_body_not_utf8_refused_422_invalid_encoding_nothing_written(
+    client: httpx.AsyncClient, gateway: tuple[Gateway, FakeLink], encoding: str
+):
+    """json.loads on bytes guesses UTF-16/32: such a body used to be parsed, and could be written."""
+    gw, fake = gateway
+    text = rec(value="650.4", extra=', "rationale": "d\u00e9bit"').replace(NOW, iso(gw.clock.now()))
+    body = text.encode(encoding)
+    response = await client.post(
+        "/v1/recommendations", content=body, headers={**ENGINE_AUTH, "Content-Type": "application/json"}
+    )
+    check_answer(response.status_code, response.headers, response.text)
+    assert (response.status_code, response.json()["error"]) == (422, "invalid_encoding")
+    await gw.scan(gw.clock.monotonic())
+    assert setpoint_writes(fake) == [] and gw.pending == {}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=utf-16",
+        "application/jsonx",
+        "text/json",
+    ],
+)
+async def test_body_not_declared_json_refused_415_nothing_written(
+    client: httpx.AsyncClient, gateway: tuple[Gateway, FakeLink], content_type: str | None
+):
+    gw, fake = gateway
+    body = rec().replace(NOW, iso(gw.clock.now())).encode()
+    headers = dict(ENGINE_AUTH)
+    request = client.build_request("POST", "/v1/recommendations", content=body, headers=headers)
+    if content_type is None:
+        request.headers.pop("Content-Type", None)
+    else:
+        request.headers["Content-Type"] = content_type
+    response = await client.send(request)
+    check_answer(response.status_code, response.headers, response.text)
+    assert (response.status_code, response.json()["error"]) == (415, "unsupported_media_type")
+    await gw.scan(gw.clock.monotonic())
+    assert setpoint_writes(fake) == [] and gw.pending == {}
+
+
+async def test_json_content_type_with_utf8_charset_accepted(
+    client: httpx.AsyncClient, gateway: tuple[Gateway, FakeLink]
+):
+    gw, _ = gateway
+    response = await _post(client, gw, rec(), **{"Content-Type": "Application/JSON; charset=UTF-8"})
+    assert response.status_code == 200, response.text

@@ -167,12 +167,16 @@
       }, 7);
   }
 
+  function clockOffset(seconds) {
+    return typeof seconds === "number" ? ", clock offset " + (seconds >= 0 ? "+" : "") + seconds.toFixed(1) + " s" : "";
+  }
+
   function renderEngines(items) {
     keyed(document.getElementById("engines"), items,
       function (e) { return e.name; },
-      function (e) { return [e.name, e.quarantined]; },
+      function (e) { return [e.name, e.quarantined, clockOffset(e.clock_offset_s)]; },
       function (e) {
-        const li = el("li", e.name + ": " + (e.quarantined ? "QUARANTINED" : "allowed") + " ");
+        const li = el("li", e.name + ": " + (e.quarantined ? "QUARANTINED" : "allowed") + clockOffset(e.clock_offset_s) + " ");
         if (page.can_operate) {
           const off = button("Fallback its loops", { "data-engine-fallback": e.name });
           off.className = "safe";
