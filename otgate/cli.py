@@ -15,6 +15,7 @@ from otgate.audit_cli import add_audit_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
+from otgate.evidence_cli import add_evidence_command
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_audit_commands(commands)
     add_hil_commands(commands)
+    add_evidence_command(commands)
     return parser
 
 
