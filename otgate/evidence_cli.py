@@ -38,7 +38,9 @@ def _config_checks(paths: list[Path], root: Path) -> list[Check]:
         try:
             loaded = load_config_file(path)
         except ConfigError as error:
-            checks.append(Check(name, False, "; ".join(str(p) for p in error.problems)[:500], CONFIG_REQUIREMENTS))
+            checks.append(
+                Check(name, False, "; ".join(str(p) for p in error.problems)[:500], CONFIG_REQUIREMENTS)
+            )
         except OSError as error:
             checks.append(Check(name, False, str(error), CONFIG_REQUIREMENTS))
         else:
@@ -56,7 +58,9 @@ def _audit_check(data_dir: Path) -> Check:
     except (AuditStoreError, ValueError) as error:
         return Check(name, False, f"cannot verify: {error}", AUDIT_REQUIREMENTS)
     if not result.ok:
-        return Check(name, False, f"BROKEN at record {result.first_bad_seq}: {result.problem}", AUDIT_REQUIREMENTS)
+        return Check(
+            name, False, f"BROKEN at record {result.first_bad_seq}: {result.problem}", AUDIT_REQUIREMENTS
+        )
     head = f", head {result.last.seq}:{result.last.hash}" if result.last is not None else ""
     return Check(name, True, f"intact: {result.count} records{head}", AUDIT_REQUIREMENTS)
 
@@ -80,7 +84,10 @@ def _results_inputs(args: argparse.Namespace) -> tuple[list[Path], Path | None]:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.run_tests:
         target = (args.out / "junit.xml").resolve()
-        _run([sys.executable, "-m", "pytest", "-q", f"--junitxml={target}", *args.pytest_args.split()], args.root)
+        _run(
+            [sys.executable, "-m", "pytest", "-q", f"--junitxml={target}", *args.pytest_args.split()],
+            args.root,
+        )
         junit.append(target)
     if args.run_hil:
         target = (args.out / "hil-junit.xml").resolve()
@@ -93,12 +100,16 @@ def _results_inputs(args: argparse.Namespace) -> tuple[list[Path], Path | None]:
 def make_pack(args: argparse.Namespace) -> dict[str, Any]:
     root: Path = args.root
     catalogue = load_requirements(args.requirements or root / "docs" / "requirements.yaml")
-    hazards = load_hazards(args.hazards or root / "docs" / "hazards.yaml", {r.id for r in catalogue.requirements})
+    hazards = load_hazards(
+        args.hazards or root / "docs" / "hazards.yaml", {r.id for r in catalogue.requirements}
+    )
     test_proofs = find_test_proofs(root)
     proofs = test_proofs + find_scenario_proofs(root / "hil" / "scenarios")
     junit, bench = _results_inputs(args)
     modules = {p.key.split("::", 1)[0] for p in test_proofs}
-    modules |= {".".join(p.relative_to(root).with_suffix("").parts) for p in (root / "tests").rglob("test_*.py")}
+    modules |= {
+        ".".join(p.relative_to(root).with_suffix("").parts) for p in (root / "tests").rglob("test_*.py")
+    }
     results = read_junit(junit, modules)
     configs = list(args.config) if args.config else sorted((root / "plant_configs").glob("*.yaml"))
     checks = _config_checks(configs, root)
@@ -115,7 +126,9 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         print(f"otgate evidence: {error}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "evidence.json").write_text(json.dumps(pack, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (args.out / "evidence.json").write_text(
+        json.dumps(pack, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     (args.out / "evidence.html").write_text(render_html(pack), encoding="utf-8")
     s = pack["summary"]
     print(
@@ -134,12 +147,22 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 def add_evidence_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evidence = commands.add_parser("evidence", help="write the requirement-by-requirement evidence pack")
-    evidence.add_argument("--out", type=Path, required=True, help="directory for evidence.json and evidence.html")
+    evidence.add_argument(
+        "--out", type=Path, required=True, help="directory for evidence.json and evidence.html"
+    )
     evidence.add_argument("--root", type=Path, default=Path("."), help="the project checkout (default: .)")
-    evidence.add_argument("--junit", type=Path, action="append", default=[], help="pytest JUnit XML (repeatable)")
-    evidence.add_argument("--hil-junit", type=Path, action="append", default=[], help="`otgate hil run --junit` XML")
-    evidence.add_argument("--bench", type=Path, default=None, help="benchmark results (default benchmarks/results.json)")
-    evidence.add_argument("--config", type=Path, action="append", default=[], help="plant config to hash and check")
+    evidence.add_argument(
+        "--junit", type=Path, action="append", default=[], help="pytest JUnit XML (repeatable)"
+    )
+    evidence.add_argument(
+        "--hil-junit", type=Path, action="append", default=[], help="`otgate hil run --junit` XML"
+    )
+    evidence.add_argument(
+        "--bench", type=Path, default=None, help="benchmark results (default benchmarks/results.json)"
+    )
+    evidence.add_argument(
+        "--config", type=Path, action="append", default=[], help="plant config to hash and check"
+    )
     evidence.add_argument("--data-dir", type=Path, default=None, help="verify this data dir's audit trail")
     evidence.add_argument("--requirements", type=Path, default=None, help="default docs/requirements.yaml")
     evidence.add_argument("--hazards", type=Path, default=None, help="default docs/hazards.yaml (optional)")

@@ -85,7 +85,7 @@ def build_pack(
     all_proofs = _with_result_marks(proofs, results)
     known = {r.id for r in catalogue.requirements}
     rows_by_requirement: dict[str, list[dict[str, Any]]] = {i: [] for i in known}
-    problems = []
+    problems: list[str] = []
     for proof in all_proofs:
         row = _proof_row(proof, results.get(proof.key))
         for rid in proof.requirements:
@@ -94,7 +94,13 @@ def build_pack(
             else:
                 problems.append(f"{proof.key} declares unknown requirement {rid}")
     for check in checks:
-        row = {"key": f"check:{check.name}", "kind": "check", "title": check.detail, "cases": 1, "failures": []}
+        row = {
+            "key": f"check:{check.name}",
+            "kind": "check",
+            "title": check.detail,
+            "cases": 1,
+            "failures": [],
+        }
         row["outcome"] = "passed" if check.passed else "failed"
         for rid in check.requirements:
             rows_by_requirement.setdefault(rid, []).append(row)
@@ -102,7 +108,7 @@ def build_pack(
     for hazard in hazards:
         for rid in hazard.requirements:
             hazards_of.setdefault(rid, []).append(hazard.id)
-    requirements = []
+    requirements: list[dict[str, Any]] = []
     for req in catalogue.requirements:
         rows = sorted(rows_by_requirement[req.id], key=lambda r: (r["kind"], r["key"]))
         requirements.append(
@@ -149,7 +155,14 @@ def build_pack(
             for c in sorted(checks, key=lambda c: c.name)
         ],
         "benchmarks": [
-            {"name": b.name, "value": b.value, "unit": b.unit, "target": b.target, "met": b.met, "what": b.what}
+            {
+                "name": b.name,
+                "value": b.value,
+                "unit": b.unit,
+                "target": b.target,
+                "met": b.met,
+                "what": b.what,
+            }
             for b in benchmarks
         ],
         "problems": sorted(problems),

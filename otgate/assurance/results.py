@@ -71,7 +71,8 @@ def read_junit(paths: Iterable[Path], modules: set[str]) -> dict[str, CaseResult
     results: dict[str, CaseResult] = {}
     for path in paths:
         try:
-            root = ET.parse(path).getroot()  # noqa: S314 - the project's own result files, not network input
+            # The project's own result files, not network input.
+            root = ET.parse(path).getroot()
         except (OSError, ET.ParseError) as error:
             raise ResultError(f"{path}: {error}") from error
         for case in root.iter("testcase"):
@@ -107,7 +108,12 @@ def read_benchmarks(path: Path) -> list[Benchmark]:
         return sorted(
             (
                 Benchmark(
-                    str(r["name"]), float(r["value"]), str(r["unit"]), r.get("target"), r.get("met"), str(r["what"])
+                    str(r["name"]),
+                    float(r["value"]),
+                    str(r["unit"]),
+                    r.get("target"),
+                    r.get("met"),
+                    str(r["what"]),
                 )
                 for r in rows
             ),
