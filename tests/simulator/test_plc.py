@@ -223,3 +223,17 @@ def test_plc_restart_counts_and_returns_to_auto_defaults() -> None:
     assert regs["PLC.RESTARTS"] == 1.0 and regs["PLC.HEARTBEAT"] == 0.0
     assert regs["LIC-101.SP"] == 650.0 and regs["LIC-101.RSP"] == 650.0  # RSP tracks the default SP
     assert regs["LIC-101.SP_LO_LIM"] == 500.0 and regs["LIC-101.SP_HI_LIM"] == 800.0
+
+
+def test_plc_watchdog_broken_never_sheds_until_repaired():
+    plc, registers = _plc()
+    registers["PLC.HEARTBEAT"] = 1.0
+    registers["LIC-101.MODE_REQ"] = float(Mode.REMOTE)
+    _scan(plc, 0.5)
+    plc.watchdog_broken = True
+    for k in range(2, 60):
+        _scan(plc, k * 0.5)
+    assert _mode(plc) is Mode.REMOTE
+    plc.watchdog_broken = False
+    _scan(plc, 30.0)
+    assert _mode(plc) is Mode.AUTO
