@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,31 +30,36 @@ SPEED = 4.0
 KEY = "selftest-test-key"
 
 
+@dataclass
+class Plant:
+    sim: Simulation
+    modbus_port: int
+
+
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulation]:
+async def plant() -> AsyncIterator[Plant]:
     simulation = Simulation("tank", seed=3)
     simulation.set_shed_timeout(2.0)
     stop = asyncio.Event()
     async with SimRuntime(simulation, opcua_port=None) as runtime:
-        simulation.modbus_port = runtime.endpoints.modbus_port  # type: ignore[attr-defined]
         task = asyncio.create_task(runtime.run_realtime(speed=SPEED, stop=stop))
-        yield simulation
+        yield Plant(simulation, runtime.endpoints.modbus_port)
         stop.set()
         await task
 
 
-def _config(tmp_path: Path, sim: Simulation) -> Path:
+def _config(tmp_path: Path, plant: Plant) -> Path:
     text = (ROOT / "plant_configs" / "tank.yaml").read_text()
-    text = text.replace("port: 5020", f"port: {sim.modbus_port}")  # type: ignore[attr-defined]
+    text = text.replace("port: 5020", f"port: {plant.modbus_port}")
     text = text.replace("heartbeat_period_s: 1.0", "heartbeat_period_s: 0.1")
     path = tmp_path / "tank.yaml"
     path.write_text(text)
     return path
 
 
-async def _selftest(tmp_path: Path, sim: Simulation, *extra: str) -> tuple[int, dict[str, object]]:
+async def _selftest(tmp_path: Path, plant: Plant, *extra: str) -> tuple[int, dict[str, object]]:
     report = tmp_path / "report.json"
-    argv = ["selftest", "--config", str(_config(tmp_path, sim)), "--report", str(report), *extra]
+    argv = ["selftest", "--config", str(_config(tmp_path, plant)), "--report", str(report), *extra]
     code = await selftest_main(build_parser().parse_args(argv))
     return code, json.loads(report.read_text())
 
@@ -66,11 +72,17 @@ def _steps(signed: dict[str, object]) -> dict[str, tuple[str, str]]:
 
 @pytest.mark.requirement("R-56", "R-13")
 async def test_selftest_simulator_every_step_passes_and_signed_report_audited(
-    tmp_path: Path, sim: Simulation, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, plant: Plant, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv(AUDIT_KEY_ENV, KEY)
     code, signed = await _selftest(
-        tmp_path, sim, "--allow-plant-actions", "--operator", "operator", "--data-dir", str(tmp_path / "data")
+        tmp_path,
+        plant,
+        "--allow-plant-actions",
+        "--operator",
+        "operator",
+        "--data-dir",
+        str(tmp_path / "data"),
     )
     steps = _steps(signed)
     assert {name: status for name, (status, _) in steps.items()} == dict.fromkeys(
@@ -86,48 +98,48 @@ async def test_selftest_simulator_every_step_passes_and_signed_report_audited(
         assert store.verify().ok
     assert (record.kind, record.actor, record.data) == ("selftest", "operator:operator", signed)
     # The plant was handed back: loop in AUTO, and the only setpoint write was the value it already held.
-    assert sim.loop_modes()["LIC-101"] == "AUTO"
-    writes = [w for w in sim.write_log if w.tag not in ("PLC.HEARTBEAT", "LIC-101.MODE_REQ")]
+    assert plant.sim.loop_modes()["LIC-101"] == "AUTO"
+    writes = [w for w in plant.sim.write_log if w.tag not in ("PLC.HEARTBEAT", "LIC-101.MODE_REQ")]
     assert [(w.tag, w.accepted) for w in writes] == [("LIC-101.RSP", True)]
 
 
 @pytest.mark.requirement("R-56")
-async def test_selftest_broken_watchdog_shed_step_fails_clearly(tmp_path: Path, sim: Simulation):
-    sim.inject(WatchdogBroken())
-    code, signed = await _selftest(tmp_path, sim, "--allow-plant-actions", "--operator", "operator")
+async def test_selftest_broken_watchdog_shed_step_fails_clearly(tmp_path: Path, plant: Plant):
+    plant.sim.inject(WatchdogBroken())
+    code, signed = await _selftest(tmp_path, plant, "--allow-plant-actions", "--operator", "operator")
     status, detail = _steps(signed)["heartbeat_shed"]
     assert (code, status) == (1, "fail")
     assert "the PLC watchdog does not shed; do not commission" in detail
     assert _steps(signed)["mode_handshake"][0] == "pass"
     # Even when the watchdog fails, the self-test hands the loop back to local control.
-    assert sim.loop_modes()["LIC-101"] == "AUTO"
+    assert plant.sim.loop_modes()["LIC-101"] == "AUTO"
 
 
 @pytest.mark.requirement("R-56")
-async def test_selftest_without_plant_actions_writes_nothing(tmp_path: Path, sim: Simulation):
-    code, signed = await _selftest(tmp_path, sim)
+async def test_selftest_without_plant_actions_writes_nothing(tmp_path: Path, plant: Plant):
+    code, signed = await _selftest(tmp_path, plant)
     steps = _steps(signed)
     assert code == 0
     assert steps["reachability"][0] == steps["plausibility"][0] == "pass"
     assert {steps[n][0] for n in ("mode_handshake", "write_readback", "heartbeat_shed")} == {"skipped"}
-    assert sim.write_log == []
+    assert plant.sim.write_log == []
 
 
-async def test_selftest_loop_already_remote_refused_without_touching_it(tmp_path: Path, sim: Simulation):
-    sim.set_shed_timeout(1000.0)  # the other gateway's heartbeat stays fresh for the whole test
-    sim.write_tag("PLC.HEARTBEAT", 1.0, protocol="internal", address="")
-    sim.write_tag("LIC-101.MODE_REQ", 2.0, protocol="internal", address="")
-    while sim.loop_modes()["LIC-101"] != "REMOTE":
+async def test_selftest_loop_already_remote_refused_without_touching_it(tmp_path: Path, plant: Plant):
+    plant.sim.set_shed_timeout(1000.0)  # the other gateway's heartbeat stays fresh for the whole test
+    plant.sim.write_tag("PLC.HEARTBEAT", 1.0, protocol="internal", address="")
+    plant.sim.write_tag("LIC-101.MODE_REQ", 2.0, protocol="internal", address="")
+    while plant.sim.loop_modes()["LIC-101"] != "REMOTE":
         await asyncio.sleep(0.05)
-    before = len(sim.write_log)
+    before = len(plant.sim.write_log)
     _, signed = await _selftest(
-        tmp_path, sim, "--allow-plant-actions", "--operator", "operator", "--loop", "LIC-101"
+        tmp_path, plant, "--allow-plant-actions", "--operator", "operator", "--loop", "LIC-101"
     )
     steps = _steps(signed)
     for name in ("mode_handshake", "write_readback", "heartbeat_shed"):
         assert steps[name] == ("fail", "loop LIC-101 must be in AUTO to start, it is in REMOTE: another "
                                "gateway may be in control; stop it first")  # fmt: skip
-    assert sim.write_log[before:] == []
+    assert plant.sim.write_log[before:] == []
 
 
 @pytest.mark.parametrize(
