@@ -37,3 +37,12 @@ def test_load_hazards_fixture_names_requirements():
 def test_load_hazards_unknown_requirement_refused():
     with pytest.raises(CatalogueError, match="HZ-CSTR-RUNAWAY names unknown requirements"):
         load_hazards(FIXTURES / "hazards.yaml", {"R-03", "R-04"})
+
+
+def test_requirements_md_is_rendered_from_the_yaml():
+    from otgate.assurance.requirements_doc import render_requirements_md
+
+    rendered = render_requirements_md(load_requirements(ROOT / "docs" / "requirements.yaml"))
+    assert (ROOT / "docs" / "REQUIREMENTS.md").read_text() == rendered, (
+        "regenerate: python -m otgate.assurance.requirements_doc > docs/REQUIREMENTS.md"
+    )
