@@ -12,10 +12,12 @@ do not fail the command unless `--strict`); 1 something failed; 2 the catalogues
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from otgate.assurance.requirements import CatalogueError, load_hazards, load_req
 from otgate.assurance.results import ResultError, read_benchmarks, read_junit
 from otgate.audit_store import AuditStore, AuditStoreError, audit_key_from_env, audit_path
 from otgate.config_file import ConfigError, load_config_file
+from otgate.core.audit_chain import AuditKind
+from otgate.selftest_cli import sign
 
 CONFIG_REQUIREMENTS = ("R-49",)  # the config linter accepts the site's configs
 AUDIT_REQUIREMENTS = ("R-36",)  # the site's trail verifies end to end
@@ -48,21 +52,45 @@ def _config_checks(paths: list[Path], root: Path) -> list[Check]:
     return checks
 
 
-def _audit_check(data_dir: Path) -> Check:
+def _audit_checks(data_dir: Path) -> list[Check]:
+    """`audit verify` of the trail, then the steps of the latest self-test report recorded in it."""
     name = "audit verify"
     if not audit_path(data_dir).is_file():
-        return Check(name, False, "no audit trail in the data dir", AUDIT_REQUIREMENTS)
+        return [Check(name, False, "no audit trail in the data dir", AUDIT_REQUIREMENTS)]
     try:
-        with AuditStore(data_dir, audit_key_from_env(os.environ), read_only=True) as store:
+        key = audit_key_from_env(os.environ)
+        with AuditStore(data_dir, key, read_only=True) as store:
             result = store.verify()
+            reports = [r for r in store.records() if r.kind == AuditKind.SELFTEST] if result.ok else []
     except (AuditStoreError, ValueError) as error:
-        return Check(name, False, f"cannot verify: {error}", AUDIT_REQUIREMENTS)
+        return [Check(name, False, f"cannot verify: {error}", AUDIT_REQUIREMENTS)]
     if not result.ok:
-        return Check(
-            name, False, f"BROKEN at record {result.first_bad_seq}: {result.problem}", AUDIT_REQUIREMENTS
-        )
+        problem = f"BROKEN at record {result.first_bad_seq}: {result.problem}"
+        return [Check(name, False, problem, AUDIT_REQUIREMENTS)]
     head = f", head {result.last.seq}:{result.last.hash}" if result.last is not None else ""
-    return Check(name, True, f"intact: {result.count} records{head}", AUDIT_REQUIREMENTS)
+    checks = [Check(name, True, f"intact: {result.count} records{head}", AUDIT_REQUIREMENTS)]
+    if reports:
+        checks += _selftest_checks(reports[-1].seq, reports[-1].data, key)
+    return checks
+
+
+def _selftest_checks(seq: int, signed: Mapping[str, Any], key: bytes | None) -> list[Check]:
+    """One check per step that ran in the self-test report of record `seq`, and its signature."""
+    report = signed.get("report", {})
+    where = f"record {seq}, {report.get('started_at')}, operator {report.get('operator')}"
+    checks = []
+    if key is not None:
+        good = hmac.compare_digest(str(signed.get("hmac_sha256")), sign(report, key))
+        verdict = "valid" if good else "INVALID"
+        checks.append(Check("selftest signature", good, f"HMAC {verdict} ({where})", ("R-56",)))
+    for step in report.get("steps", []):
+        if step.get("status") in ("pass", "fail"):
+            requirements = ("R-56", *step.get("requirements", []))
+            passed = step["status"] == "pass"
+            checks.append(
+                Check(f"selftest {step['name']}", passed, f"{step['detail']} ({where})", requirements)
+            )
+    return checks
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -114,7 +142,7 @@ def make_pack(args: argparse.Namespace) -> dict[str, Any]:
     configs = list(args.config) if args.config else sorted((root / "plant_configs").glob("*.yaml"))
     checks = _config_checks(configs, root)
     if args.data_dir is not None:
-        checks.append(_audit_check(args.data_dir))
+        checks += _audit_checks(args.data_dir)
     benchmarks = read_benchmarks(bench) if bench is not None else []
     return build_pack(catalogue, hazards, proofs, results, checks, benchmarks, args.label)
 

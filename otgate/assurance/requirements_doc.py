@@ -38,7 +38,9 @@ def render_requirements_md(catalogue: RequirementCatalogue) -> str:
             lines += ["", f"## {section}", "", "| id | requirement | designed against |", "|---|---|---|"]
         star = " ★" if req.top15 else ""
         standards = "<br>".join(f"{k}: {', '.join(v)}" for k, v in sorted(req.standards.items()))
-        lines.append(f"| {req.id}{star} | **{_cell(req.title)}.** {_cell(req.statement)} | {_cell(standards)} |")
+        lines.append(
+            f"| {req.id}{star} | **{_cell(req.title)}.** {_cell(req.statement)} | {_cell(standards)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

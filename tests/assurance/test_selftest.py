@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from otgate.audit_store import AUDIT_KEY_ENV, AuditStore
-from otgate.cli import build_parser
+from otgate.cli import build_parser, main
 from otgate.core.audit_chain import canonical_json
 from otgate.selftest_cli import selftest_main
 from simulator.faults import WatchdogBroken
@@ -101,18 +101,50 @@ async def test_selftest_simulator_every_step_passes_and_signed_report_audited(
     assert plant.sim.loop_modes()["LIC-101"] == "AUTO"
     writes = [w for w in plant.sim.write_log if w.tag not in ("PLC.HEARTBEAT", "LIC-101.MODE_REQ")]
     assert [(w.tag, w.accepted) for w in writes] == [("LIC-101.RSP", True)]
+    # The evidence pack reads the signed report back from the trail, one site check per step.
+    assert (
+        main(
+            [
+                "evidence",
+                "--out",
+                str(tmp_path / "pack"),
+                "--root",
+                str(ROOT),
+                "--data-dir",
+                str(tmp_path / "data"),
+            ]
+        )
+        == 0
+    )
+    pack = json.loads((tmp_path / "pack" / "evidence.json").read_text())
+    checks = {c["name"]: c["passed"] for c in pack["checks"] if c["name"].startswith("selftest")}
+    assert checks == {
+        "selftest signature": True,
+        **{
+            f"selftest {name}": True
+            for name in ("reachability", "plausibility", "mode_handshake", "write_readback", "heartbeat_shed")
+        },
+    }
+    assert next(r for r in pack["requirements"] if r["id"] == "R-56")["status"] == "proven"
 
 
 @pytest.mark.requirement("R-56")
 async def test_selftest_broken_watchdog_shed_step_fails_clearly(tmp_path: Path, plant: Plant):
     plant.sim.inject(WatchdogBroken())
-    code, signed = await _selftest(tmp_path, plant, "--allow-plant-actions", "--operator", "operator")
+    data = str(tmp_path / "data")
+    code, signed = await _selftest(
+        tmp_path, plant, "--allow-plant-actions", "--operator", "operator", "--data-dir", data
+    )
     status, detail = _steps(signed)["heartbeat_shed"]
     assert (code, status) == (1, "fail")
     assert "the PLC watchdog does not shed; do not commission" in detail
     assert _steps(signed)["mode_handshake"][0] == "pass"
     # Even when the watchdog fails, the self-test hands the loop back to local control.
     assert plant.sim.loop_modes()["LIC-101"] == "AUTO"
+    # Recorded in the trail, the failed step turns the requirements it backs red in the evidence pack.
+    assert main(["evidence", "--out", str(tmp_path / "pack"), "--root", str(ROOT), "--data-dir", data]) == 1
+    pack = json.loads((tmp_path / "pack" / "evidence.json").read_text())
+    assert {"R-13", "R-18", "R-56"} <= set(pack["summary"]["failed_ids"])
 
 
 @pytest.mark.requirement("R-56")
