@@ -18,7 +18,7 @@ th{background:#f0f0f0}
 .proven{background:#dff5df}.not_run{background:#fff3cd}.unproven,.failed{background:#f8d0d0}
 .status{font-weight:bold;text-transform:uppercase;white-space:nowrap}
 .passed{color:#176317}.skipped{color:#8a6d00}.fail{color:#a00;font-weight:bold}
-code{font-size:12px} small{color:#555}
+code{font-size:12px} small{color:#555} td.id{white-space:nowrap}
 </style></head><body>
 <h1>otgate evidence pack{% if pack.label %} <small>{{ pack.label }}</small>{% endif %}</h1>
 <p>Traceability from each requirement to what proves it and the latest result. A requirement is
@@ -40,11 +40,11 @@ safety instrumented system; this pack is evidence for its supervisory functions 
 <td>{{ c.requirements|join(", ") }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Requirements</h2>
 <table><tr><th>id</th><th>requirement</th><th>status</th><th>designed against</th><th>proved by (latest result)</th></tr>
-{% for r in pack.requirements %}<tr class="{{ r.status }}" id="{{ r.id }}"><td>{{ r.id }}{% if r.top15 %} &#9733;{% endif %}</td>
+{% for r in pack.requirements %}<tr class="{{ r.status }}" id="{{ r.id }}"><td class="id">{{ r.id }}{% if r.top15 %} &#9733;{% endif %}</td>
 <td>{{ r.title }}<br><small>{{ r.section }}</small>{% if r.hazards %}<br><small>hazards: {{ r.hazards|join(", ") }}</small>{% endif %}</td>
 <td class="status">{{ r.status|replace("_", " ") }}</td>
 <td>{% for k, v in r.standards.items() %}<small>{{ k }}: {{ v|join(", ") }}</small><br>{% endfor %}</td>
-<td>{% for p in r.proofs %}<span class="{{ 'fail' if p.outcome == 'failed' else p.outcome }}">{{ p.outcome }}</span>
+<td>{% for p in r.proofs %}<span class="{{ 'fail' if p.outcome == 'failed' else p.outcome }}">{{ p.outcome|replace("_", " ") }}</span>
 <code>{{ p.key }}</code>{% if p.cases > 1 %} <small>({{ p.cases }} cases)</small>{% endif %}
 {% for f in p.failures %}<br><small class="fail">{{ f }}</small>{% endfor %}<br>{% else %}<span class="fail">nothing proves this requirement</span>{% endfor %}</td></tr>
 {% endfor %}</table>
