@@ -158,3 +158,13 @@ def test_evidence_protection_removed_in_a_copy_turns_r03_red(tmp_path: Path, mut
         assert any("OUT_OF_RANGE" in f for p in r03["proofs"] for f in p["failures"])
     else:
         assert (code, r03["status"]) == (0, "proven")
+
+
+@pytest.mark.timeout(180)
+def test_evidence_run_tests_collects_its_own_junit(tmp_path: Path):
+    code, pack = evidence(tmp_path / "pack", "--run-tests", "--pytest-args", "tests/core/test_codec.py")
+    assert code == 0
+    assert (tmp_path / "pack" / "junit.xml").is_file()
+    r11 = next(r for r in pack["requirements"] if r["id"] == "R-11")
+    passed = {p["key"] for p in r11["proofs"] if p["outcome"] == "passed"}
+    assert "tests.core.test_codec::test_encode_float32_12_5_known_answer" in passed
