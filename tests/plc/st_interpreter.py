@@ -81,7 +81,7 @@ class Instance:
                     if type_name in units:
                         self.vars[name] = Instance(units[type_name], units)
                     elif item.init.value is not None:
-                        self.vars[name] = DEFAULTS[type_name](self.eval(item.init.value))
+                        self.vars[name] = DEFAULTS[type_name](self.evaluate(item.init.value))
                     else:
                         self.vars[name] = DEFAULTS[type_name](0)
 
@@ -103,7 +103,7 @@ class Instance:
             for statement in node:
                 self.execute(statement)
         elif isinstance(node, tf.AssignmentStatement):
-            value = self.eval(node.expression)
+            value = self.evaluate(node.expression)
             for target in node.variables:
                 self.assign(target, value)
         elif isinstance(node, tf.IfStatement):
@@ -114,11 +114,11 @@ class Instance:
             raise NotImplementedError(type(node).__name__)
 
     def execute_if(self, node: tf.IfStatement) -> None:
-        if self.eval(node.if_expression):
+        if self.evaluate(node.if_expression):
             self.execute(node.statements)
             return
         for clause in node.else_ifs:
-            if self.eval(clause.if_expression):
+            if self.evaluate(clause.if_expression):
                 self.execute(clause.statements)
                 return
         if node.else_clause is not None:
@@ -129,7 +129,7 @@ class Instance:
         copy_back = []
         for parameter in node.parameters:
             name = str(parameter.name.name)
-            instance.set(name, self.eval(parameter.value))
+            instance.set(name, self.evaluate(parameter.value))
             if instance.kinds[name] == "inout":
                 copy_back.append((name, parameter.value))
         instance.run()
@@ -144,7 +144,7 @@ class Instance:
 
     # ------------------------------------------------------------------------------------ expressions
 
-    def eval(self, node: Any) -> Any:
+    def evaluate(self, node: Any) -> Any:
         if isinstance(node, tf.Integer):
             return int(str(node.value))
         if isinstance(node, tf.Real):
@@ -162,14 +162,14 @@ class Instance:
                 value = value.vars[str(element.field.name)]
             return value
         if isinstance(node, tf.ParenthesizedExpression):
-            return self.eval(node.expr)
+            return self.evaluate(node.expr)
         if isinstance(node, tf.UnaryOperation):
             op = str(node.op).upper()
-            value = self.eval(node.expr)
+            value = self.evaluate(node.expr)
             return (not value) if op == "NOT" else -value
         if isinstance(node, tf.BinaryOperation):
-            return BINARY[str(node.op).upper()](self.eval(node.left), self.eval(node.right))
+            return BINARY[str(node.op).upper()](self.evaluate(node.left), self.evaluate(node.right))
         if isinstance(node, tf.FunctionCall):
-            arguments = [self.eval(p.value) for p in node.parameters]
+            arguments = [self.evaluate(p.value) for p in node.parameters]
             return FUNCTIONS[str(node.name.name).upper()](*arguments)
         raise NotImplementedError(type(node).__name__)
