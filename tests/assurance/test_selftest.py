@@ -34,23 +34,39 @@ KEY = "selftest-test-key"
 class Plant:
     sim: Simulation
     modbus_port: int
+    opcua_url: str | None = None  # set: the config talks OPC UA instead of Modbus
+
+
+async def _running(opcua: bool) -> AsyncIterator[Plant]:
+    simulation = Simulation("tank", seed=3)
+    simulation.set_shed_timeout(2.0)
+    stop = asyncio.Event()
+    async with SimRuntime(simulation, opcua_port=0 if opcua else None) as runtime:
+        task = asyncio.create_task(runtime.run_realtime(speed=SPEED, stop=stop))
+        endpoints = runtime.endpoints
+        yield Plant(simulation, endpoints.modbus_port, endpoints.opcua_url if opcua else None)
+        stop.set()
+        await task
 
 
 @pytest.fixture
 async def plant() -> AsyncIterator[Plant]:
-    simulation = Simulation("tank", seed=3)
-    simulation.set_shed_timeout(2.0)
-    stop = asyncio.Event()
-    async with SimRuntime(simulation, opcua_port=None) as runtime:
-        task = asyncio.create_task(runtime.run_realtime(speed=SPEED, stop=stop))
-        yield Plant(simulation, runtime.endpoints.modbus_port)
-        stop.set()
-        await task
+    async for running in _running(opcua=False):
+        yield running
+
+
+@pytest.fixture
+async def opcua_plant() -> AsyncIterator[Plant]:
+    async for running in _running(opcua=True):
+        yield running
 
 
 def _config(tmp_path: Path, plant: Plant) -> Path:
     text = (ROOT / "plant_configs" / "tank.yaml").read_text()
     text = text.replace("port: 5020", f"port: {plant.modbus_port}")
+    if plant.opcua_url is not None:
+        text = text.replace("protocol: modbus", "protocol: opcua")
+        text = text.replace("opc.tcp://127.0.0.1:4840/otgate/tank", plant.opcua_url)
     text = text.replace("heartbeat_period_s: 1.0", "heartbeat_period_s: 0.1")
     path = tmp_path / "tank.yaml"
     path.write_text(text)
@@ -126,6 +142,14 @@ async def test_selftest_simulator_every_step_passes_and_signed_report_audited(
         },
     }
     assert next(r for r in pack["requirements"] if r["id"] == "R-56")["status"] == "proven"
+
+
+@pytest.mark.requirement("R-56")
+async def test_selftest_over_opcua_every_step_passes(tmp_path: Path, opcua_plant: Plant):
+    code, signed = await _selftest(tmp_path, opcua_plant, "--allow-plant-actions", "--operator", "engineer")
+    assert {status for status, _ in _steps(signed).values()} == {"pass"}
+    assert code == 0
+    assert {w.protocol for w in opcua_plant.sim.write_log} == {"opcua"}
 
 
 @pytest.mark.requirement("R-56")
