@@ -15,6 +15,7 @@ import argparse
 import hmac
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -113,7 +114,7 @@ def _results_inputs(args: argparse.Namespace) -> tuple[list[Path], Path | None]:
     if args.run_tests:
         target = (args.out / "junit.xml").resolve()
         _run(
-            [sys.executable, "-m", "pytest", "-q", f"--junitxml={target}", *args.pytest_args.split()],
+            [sys.executable, "-m", "pytest", "-q", f"--junitxml={target}", *shlex.split(args.pytest_args)],
             args.root,
         )
         junit.append(target)
