@@ -257,12 +257,13 @@ class Selftest:
         if refused is not None:
             return refused
         tag = self.plan.test_tag
-        reading = await self.link.read([tag])
+        link = self.links[self.config.tags[tag].plc]
+        reading = await link.read([tag])
         if tag not in reading.values:
             return StepResult("write_readback", FAIL, f"{tag} has no usable value to write back")
         value = reading.values[tag]
         # The value it already holds: with the loop in AUTO the PLC does not act on it, and it stays put.
-        readback = await self.link.write(tag, value)
+        readback = await link.write(tag, value)
         spec = self.config.tags[tag]
         tolerance = readback_tolerance(value, spec.type, spec.scale)
         if abs(readback - value) > tolerance:
