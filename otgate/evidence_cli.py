@@ -70,8 +70,10 @@ def _audit_checks(data_dir: Path) -> list[Check]:
         return [Check(name, False, problem, AUDIT_REQUIREMENTS)]
     head = f", head {result.last.seq}:{result.last.hash}" if result.last is not None else ""
     checks = [Check(name, True, f"intact: {result.count} records{head}", AUDIT_REQUIREMENTS)]
-    if reports:
-        checks += _selftest_checks(reports[-1].seq, reports[-1].data, key)
+    # The latest report per loop: a SAT runs the self-test once for each supervised loop.
+    latest = {str(r.data.get("report", {}).get("loop")): r for r in reports}
+    for loop in sorted(latest):
+        checks += _selftest_checks(latest[loop].seq, latest[loop].data, key)
     return checks
 
 
@@ -79,17 +81,18 @@ def _selftest_checks(seq: int, signed: Mapping[str, Any], key: bytes | None) -> 
     """One check per step that ran in the self-test report of record `seq`, and its signature."""
     report = signed.get("report", {})
     where = f"record {seq}, {report.get('started_at')}, operator {report.get('operator')}"
+    prefix = f"selftest {report.get('loop')}"
     checks = []
     if key is not None:
         good = hmac.compare_digest(str(signed.get("hmac_sha256")), sign(report, key))
         verdict = "valid" if good else "INVALID"
-        checks.append(Check("selftest signature", good, f"HMAC {verdict} ({where})", ("R-56",)))
+        checks.append(Check(f"{prefix} signature", good, f"HMAC {verdict} ({where})", ("R-56",)))
     for step in report.get("steps", []):
         if step.get("status") in ("pass", "fail"):
             requirements = ("R-56", *step.get("requirements", []))
             passed = step["status"] == "pass"
             checks.append(
-                Check(f"selftest {step['name']}", passed, f"{step['detail']} ({where})", requirements)
+                Check(f"{prefix} {step['name']}", passed, f"{step['detail']} ({where})", requirements)
             )
     return checks
 

@@ -135,9 +135,9 @@ async def test_selftest_simulator_every_step_passes_and_signed_report_audited(
     pack = json.loads((tmp_path / "pack" / "evidence.json").read_text())
     checks = {c["name"]: c["passed"] for c in pack["checks"] if c["name"].startswith("selftest")}
     assert checks == {
-        "selftest signature": True,
+        "selftest LIC-101 signature": True,
         **{
-            f"selftest {name}": True
+            f"selftest LIC-101 {name}": True
             for name in ("reachability", "plausibility", "mode_handshake", "write_readback", "heartbeat_shed")
         },
     }
