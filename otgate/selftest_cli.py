@@ -2,7 +2,7 @@
 
 Runs the steps of `otgate.assurance.selftest` against the PLCs of the config (real ones, or the simulator),
 prints one line per step, writes the report as JSON (`--report`), and appends it to the audit trail of
-`--data-dir` as a `selftest` record signed with HMAC-SHA256 under the audit key (OTGATE_AUDIT_KEY), so a
+`--data-dir` as a `selftest` record signed with HMAC-SHA256 under the audit key (OTGATE_AUDIT_HMAC_KEY), so a
 report cannot be edited or made up after the fact without the key. Reference: docs/ASSURANCE.md.
 
 Exit codes: 0 every step that ran passed; 1 a step failed; 2 usage (config, loop, operator, key).
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from otgate.assurance.selftest import FAIL, Selftest, StepResult, default_plan
-from otgate.audit_store import AuditStore, AuditStoreError, audit_key_from_env
+from otgate.audit_store import AUDIT_KEY_ENV, AuditStore, AuditStoreError, audit_key_from_env
 from otgate.config_file import ConfigError, load_config_file
 from otgate.core.audit_chain import AuditKind, canonical_json
 from otgate.core.config import PlantConfig, Protocol, Role
@@ -107,7 +107,7 @@ async def selftest_main(args: argparse.Namespace) -> int:
     }
     signed = {"report": report, "hmac_sha256": sign(report, key) if key is not None else None}
     if key is None:
-        print("note: OTGATE_AUDIT_KEY is not set; the report is recorded unsigned", file=sys.stderr)
+        print(f"note: {AUDIT_KEY_ENV} is not set; the report is recorded unsigned", file=sys.stderr)
     if args.report is not None:
         args.report.write_text(json.dumps(signed, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if args.data_dir is not None:
