@@ -84,6 +84,8 @@ async def selftest_main(args: argparse.Namespace) -> int:
         return 2
     if args.shed_margin_s is not None:
         plan = replace(plan, shed_margin_s=args.shed_margin_s)
+    if args.steady_s is not None:
+        plan = replace(plan, steady_s=args.steady_s)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     results = await _run(Selftest(loaded.config, _links(loaded.config), plan))
     for result in results:
@@ -144,5 +146,11 @@ def add_selftest_command(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     selftest.add_argument(
         "--shed-margin-s", type=float, default=None, help="allowance beyond the PLC's timeout"
+    )
+    selftest.add_argument(
+        "--steady-s",
+        type=float,
+        default=None,
+        help="watch the working setpoint this long before a mode change (1 s)",
     )
     selftest.set_defaults(handler=cmd_selftest)

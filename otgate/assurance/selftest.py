@@ -64,6 +64,7 @@ class SelftestPlan:
     shed_timeout_s: float = 10.0  # used when the PLC does not publish its own (`*SHED_TIMEOUT`)
     shed_margin_s: float | None = None  # default: two heartbeat periods + 1 s for scans and polling
     poll_s: float = 0.05
+    steady_s: float = 1.0  # at least this long watching the working setpoint before a mode change
 
 
 def default_plan(config: PlantConfig, loop: str | None, test_tag: str | None, allow: bool) -> SelftestPlan:
@@ -214,14 +215,36 @@ class Selftest:
                 return mode, None
             await asyncio.sleep(self.plan.poll_s)
 
-    async def _precondition(self, name: str) -> StepResult | None:
+    async def _precondition(self, name: str, *, changes_mode: bool = True) -> StepResult | None:
         mode = await self._mode()
-        if mode == AUTO:
+        if mode != AUTO:
+            why = (
+                "REMOTE: another gateway may be in control; stop it first"
+                if mode == REMOTE
+                else f"mode {mode:g}"
+            )
+            return StepResult(name, FAIL, f"loop {self.plan.loop} must be in AUTO to start, it is in {why}")
+        if not changes_mode:
             return None
-        why = (
-            "REMOTE: another gateway may be in control; stop it first" if mode == REMOTE else f"mode {mode:g}"
-        )
-        return StepResult(name, FAIL, f"loop {self.plan.loop} must be in AUTO to start, it is in {why}")
+        # A mode change makes the PLC take the working setpoint as the local one: on a loop still ramping
+        # to a new local setpoint that would cut the ramp short, i.e. move the plant's target. Watched for
+        # long enough to span several PLC scans.
+        before = await self._working_sp()
+        await asyncio.sleep(max(2 * self.config.gateway.heartbeat_period_s, self.plan.steady_s))
+        after = await self._working_sp()
+        if before != after:
+            return StepResult(
+                name,
+                FAIL,
+                f"{self.loop.working_sp} is moving ({before:g} -> {after:g}): wait until the loop is steady",
+            )
+        return None
+
+    async def _working_sp(self) -> float:
+        reading = await self.link.read([self.loop.working_sp])
+        if self.loop.working_sp not in reading.values:
+            raise FieldError(f"{self.loop.working_sp} has no usable value")
+        return reading.values[self.loop.working_sp]
 
     async def _engage(self, heartbeat: Heartbeat) -> float | None:
         await heartbeat.start()
@@ -254,7 +277,9 @@ class Selftest:
         )
 
     async def write_readback(self, heartbeat: Heartbeat) -> StepResult:
-        refused = await self._precondition("write_readback")
+        # In AUTO the PLC neither uses the remote setpoint nor keeps it (it tracks the working one): the
+        # write of the value it holds changes nothing, even on a loop that is ramping.
+        refused = await self._precondition("write_readback", changes_mode=False)
         if refused is not None:
             return refused
         tag = self.plan.test_tag

@@ -76,6 +76,8 @@ def _config(tmp_path: Path, plant: Plant) -> Path:
 async def _selftest(tmp_path: Path, plant: Plant, *extra: str) -> tuple[int, dict[str, object]]:
     report = tmp_path / "report.json"
     argv = ["selftest", "--config", str(_config(tmp_path, plant)), "--report", str(report), *extra]
+    if "--steady-s" not in extra:
+        argv += ["--steady-s", "0.3"]  # more than one simulator tick at this speed
     code = await selftest_main(build_parser().parse_args(argv))
     return code, json.loads(report.read_text())
 
@@ -215,3 +217,17 @@ def test_selftest_usage_errors_exit_2(
     )
     assert asyncio.run(selftest_main(args)) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_selftest_loop_ramping_to_a_new_local_setpoint_left_alone(tmp_path: Path, plant: Plant):
+    plant.sim.set_local_setpoint("LIC-101", 750.0)  # the PLC ramps the working setpoint at 1 mm/s
+    before = len(plant.sim.write_log)
+    _, signed = await _selftest(
+        tmp_path, plant, "--allow-plant-actions", "--operator", "operator", "--steady-s", "1.0"
+    )
+    steps = _steps(signed)
+    assert steps["mode_handshake"][0] == "fail"
+    assert "LIC-101.SP is moving" in steps["mode_handshake"][1]
+    assert "LIC-101.SP is moving" in steps["heartbeat_shed"][1]
+    # No mode was requested and no heartbeat beaten; only the harmless write of the value RSP held.
+    assert {w.tag for w in plant.sim.write_log[before:]} == {"LIC-101.RSP"}
