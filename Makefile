@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench soak clean fuzz
+.PHONY: setup test lint typecheck pytest demo bench soak clean fuzz evidence
 
 setup: $(STAMP)
 
@@ -40,6 +40,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The requirement-by-requirement evidence pack (docs/ASSURANCE.md) from a full test run: evidence/evidence.html.
+evidence: $(STAMP)
+	$(BIN)/otgate evidence --out evidence --run-tests
 
 clean:
 	rm -rf $(VENV) otgate-data .mypy_cache .ruff_cache

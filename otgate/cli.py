@@ -21,6 +21,8 @@ from otgate.audit_cli import add_audit_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
+from otgate.evidence_cli import add_evidence_command
+from otgate.selftest_cli import add_selftest_command
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
@@ -225,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_audit_commands(commands)
     add_hil_commands(commands)
+    add_evidence_command(commands)
+    add_selftest_command(commands)
     return parser
 
 

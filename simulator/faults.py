@@ -70,6 +70,12 @@ class PlcRestart:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchdogBroken:
+    """The PLC's heartbeat watchdog never trips: a PLC program missing the contract's shed (a commissioning
+    defect `otgate selftest` must catch). Lasts until the fault is cleared."""
+
+
+@dataclass(frozen=True, slots=True)
 class Disturbance:
     """A process disturbance by name, e.g. `feed_temp_k` (CSTR), `feed_ya` (Ricker), `extra_outflow_m3h`."""
 
@@ -79,7 +85,7 @@ class Disturbance:
 
 SensorFault = Freeze | Bias | Drift | NoiseBurst | Dropout
 ActuatorFault = ActuatorStuck | ActuatorSluggish
-Fault = SensorFault | ActuatorFault | PlcRestart | Disturbance
+Fault = SensorFault | ActuatorFault | PlcRestart | WatchdogBroken | Disturbance
 SENSOR_FAULTS = (Freeze, Bias, Drift, NoiseBurst, Dropout)
 
 
@@ -92,10 +98,10 @@ class ActiveFault:
 
 
 def target_of(fault: Fault) -> str:
-    """The tag, output tag or disturbance name a fault acts on ("" for a PLC restart)."""
+    """The tag, output tag or disturbance name a fault acts on ("" for the PLC itself)."""
     if isinstance(fault, Disturbance):
         return fault.name
-    if isinstance(fault, PlcRestart):
+    if isinstance(fault, PlcRestart | WatchdogBroken):
         return ""
     return fault.tag
 

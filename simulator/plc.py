@@ -148,6 +148,8 @@ class Plc:
         self._load_defaults()
         self._heartbeat = self._registers.get(HEARTBEAT_TAG, 0.0)
         self._heartbeat_changed_s = 0.0
+        # Fault injection only (`WatchdogBroken`): a PLC program without the shed, for the self-test.
+        self.watchdog_broken = False
 
     def _load_defaults(self) -> None:
         self._registers.update(self._program.constants)
@@ -166,6 +168,8 @@ class Plc:
         self._publish()
 
     def is_heartbeat_healthy(self, now_s: float) -> bool:
+        if self.watchdog_broken:
+            return True
         return now_s - self._heartbeat_changed_s < self._registers.get(
             SHED_TIMEOUT_TAG, DEFAULT_SHED_TIMEOUT_S
         )

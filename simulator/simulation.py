@@ -28,11 +28,12 @@ from simulator.faults import (
     Freeze,
     NoiseBurst,
     PlcRestart,
+    WatchdogBroken,
     apply_sensor_faults,
     generator,
     target_of,
 )
-from simulator.plc import SCAN_S, Mode, Plc
+from simulator.plc import SCAN_S, SHED_TIMEOUT_TAG, Mode, Plc
 from simulator.programs import binding_for
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "plant_configs"
@@ -110,6 +111,7 @@ class Simulation:
             ]
             measured[tag] = apply_sensor_faults(value, active, self.time_s)
         self._registers.update(measured)
+        self._plc.watchdog_broken = any(isinstance(f.fault, WatchdogBroken) for f in self._faults)
         self._plc.scan(self.time_s, measured, self._binding.trip_conditions(self._state))
         self._registers.update(self._binding.status(self._plc.trips))
 
@@ -183,6 +185,10 @@ class Simulation:
         """Engineering action on the safety layer (never reachable through `write_tag`)."""
         tag = self._binding.bypass_tags[trip]
         self._registers[tag] = 1.0 if bypassed else 0.0
+
+    def set_shed_timeout(self, seconds: float) -> None:
+        """Engineering action: the PLC watchdog's shed timeout (read-only from the network)."""
+        self._registers[SHED_TIMEOUT_TAG] = float(seconds)
 
     def set_loop_mode(self, loop: str, mode: str) -> None:
         """Operator mode change at the HMI: "MAN" or "AUTO"."""

@@ -1,3 +1,4 @@
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,3 +40,13 @@ def gateway(fake: FakeLink, tmp_path: Path) -> Iterator[Gateway]:
     store = AuditStore(tmp_path, None)
     yield Gateway(compile_plant(TANK_CONFIG), {"plc1": fake}, store, ManualClock(1_800_000_000.0))
     store.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Copy `requirement` marker ids into each test's JUnit properties, for `otgate evidence`."""
+    for item in items:
+        for marker in item.iter_markers("requirement"):
+            for rid in marker.args:
+                if not isinstance(rid, str) or not re.fullmatch(r"R-\d{2}", rid):
+                    raise pytest.UsageError(f"{item.nodeid}: requirement id {rid!r} is not R-NN")
+                item.user_properties.append(("requirement", rid))

@@ -84,6 +84,7 @@ def test_core_imports_nothing_from_the_shell():
 
 
 @pytest.mark.parametrize("path", python_files(*PROJECT_DIRS), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.requirement("R-52")
 def test_no_eval_or_exec_anywhere(path: Path):
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -109,6 +110,7 @@ def test_io_library_imported_only_in_its_adapter(library: str, allowed: set[str]
 @pytest.mark.parametrize(
     "path", python_files("otgate", "simulator", "hil"), ids=lambda p: str(p.relative_to(ROOT))
 )
+@pytest.mark.requirement("R-52")
 def test_no_unsafe_deserialisation_or_shell(path: Path):
     """Nothing that turns bytes or text into code: no pickle/marshal/shelve, no unsafe YAML, no shell."""
     tree = ast.parse(path.read_text(), str(path))

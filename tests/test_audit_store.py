@@ -80,6 +80,7 @@ def test_audit_store_records_from_seq_across_pages(tmp_path: Path):
         assert store.count() == 2500
 
 
+@pytest.mark.requirement("R-38")
 def test_audit_store_update_and_delete_refused_by_triggers(tmp_path: Path):
     with AuditStore(tmp_path, None) as store:
         store.append_many(entries(2))
@@ -90,6 +91,7 @@ def test_audit_store_update_and_delete_refused_by_triggers(tmp_path: Path):
     db.close()
 
 
+@pytest.mark.requirement("R-37")
 def test_audit_store_disk_full_raises_and_refuses_until_reopened(tmp_path: Path):
     store = AuditStore(tmp_path, KEY)
     store.append_many(entries(5))
@@ -106,6 +108,7 @@ def test_audit_store_disk_full_raises_and_refuses_until_reopened(tmp_path: Path)
         assert store.verify().ok
 
 
+@pytest.mark.requirement("R-46")
 def test_audit_store_edited_tail_refused_on_open(tmp_path: Path):
     with AuditStore(tmp_path, KEY) as store:
         store.append_many(entries(3))
@@ -117,6 +120,7 @@ def test_audit_store_edited_tail_refused_on_open(tmp_path: Path):
         AuditStore(tmp_path, KEY)
 
 
+@pytest.mark.requirement("R-46")
 def test_audit_store_deleted_before_tail_refused_on_open(tmp_path: Path):
     with AuditStore(tmp_path, None) as store:
         store.append_many(entries(3))
@@ -206,6 +210,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.requirement("R-35")
 def test_audit_store_sigkill_after_append_returned_loses_nothing(tmp_path: Path):
     n = 50
     env = {**os.environ, AUDIT_KEY_ENV: KEY.decode()}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.flood import Size, scenario
 
 
+@pytest.mark.requirement("R-44", "R-45")
 async def test_rogue_flood_leaves_the_good_engines_decisions_unchanged(tmp_path: Path):
     size = Size(samples=30, connections=8, flood_requests=2_000, flood_s=30.0)
     alone = await scenario(size, flooded=False, data_dir=tmp_path / "alone")

@@ -70,6 +70,7 @@ class AuditKind(StrEnum):
     OPERATOR_ACTION = "operator_action"
     APPROVAL = "approval"
     LOGIN = "login"
+    SELFTEST = "selftest"  # a signed site acceptance self-test report (otgate selftest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,12 +39,14 @@ def body(gateway: Gateway, value: Any = 650.4, **extra: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.requirement("R-27")
 async def test_post_without_token_unauthorized(client: httpx.AsyncClient, gateway: Gateway):
     response = await client.post("/v1/recommendations", json=body(gateway))
     assert response.status_code == 401
     assert set(response.json()) == {"error", "id"}
 
 
+@pytest.mark.requirement("R-27")
 async def test_post_with_wrong_token_unauthorized(client: httpx.AsyncClient, gateway: Gateway):
     response = await client.post(
         "/v1/recommendations", json=body(gateway), headers={"Authorization": "Bearer nope"}
@@ -124,6 +126,7 @@ async def test_post_batch_one_decision_per_item(client: httpx.AsyncClient, gatew
         ("[" * 5000 + "]" * 5000, "invalid_json"),
     ],
 )
+@pytest.mark.requirement("R-02")
 async def test_post_malformed_body_422_and_nothing_recorded(
     client: httpx.AsyncClient, gateway: Gateway, raw: str, code: str
 ):
@@ -137,6 +140,7 @@ async def test_post_malformed_body_422_and_nothing_recorded(
     assert gateway.pending == {}
 
 
+@pytest.mark.requirement("R-02", "R-44")
 async def test_post_oversize_body_refused(client: httpx.AsyncClient, gateway: Gateway):
     big = json.dumps(body(gateway, rationale="x" * 300_000))
     response = await client.post(
@@ -146,6 +150,7 @@ async def test_post_oversize_body_refused(client: httpx.AsyncClient, gateway: Ga
     assert response.json()["error"] == "body_too_large"
 
 
+@pytest.mark.requirement("R-44")
 async def test_post_flood_429_with_retry_after(client: httpx.AsyncClient, gateway: Gateway):
     statuses = []
     for k in range(60):
@@ -167,6 +172,7 @@ async def test_get_tags_publishes_the_envelope(client: httpx.AsyncClient):
     assert "address" not in json.dumps(response.json())
 
 
+@pytest.mark.requirement("R-33")
 async def test_get_state_only_visible_tags(client: httpx.AsyncClient):
     response = await client.get("/v1/state", headers=AUTH)
     values = response.json()["values"]
@@ -187,6 +193,7 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient, gateway: Gateway):
     assert 'otgate_loop_mode{loop="LIC-101",mode="ai"} 1.0' in metrics
 
 
+@pytest.mark.requirement("R-37")
 async def test_audit_failure_answers_503(
     client: httpx.AsyncClient, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ):

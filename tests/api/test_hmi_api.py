@@ -118,12 +118,14 @@ async def test_state_without_session_401_and_page_redirects_to_login(client: htt
     assert "Log in" in (await client.get("/hmi/login")).text
 
 
+@pytest.mark.requirement("R-30")
 async def test_forged_session_token_401(app: Any):
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
     http.cookies.set(SESSION_COOKIE, "A" * 43)
     assert (await http.get("/hmi/api/state")).status_code == 401
 
 
+@pytest.mark.requirement("R-30")
 async def test_token_reused_after_logout_401(app: Any):
     op = await log_in(app, "operator")
     token = op.http.cookies[SESSION_COOKIE]
@@ -133,6 +135,7 @@ async def test_token_reused_after_logout_401(app: Any):
     assert (await replay.get("/hmi/api/state")).status_code == 401
 
 
+@pytest.mark.requirement("R-30")
 async def test_engineer_session_idle_past_timeout_401_operator_session_lives_on(app: Any, gateway: Gateway):
     engineer, operator = await log_in(app, "engineer"), await log_in(app, "operator")
     assert isinstance(gateway.clock, ManualClock)
@@ -156,6 +159,7 @@ async def test_form_login_with_login_token_opens_session(client: httpx.AsyncClie
     assert (await client.get("/hmi")).status_code == 200
 
 
+@pytest.mark.requirement("R-29")
 async def test_lockout_leaves_only_toward_safety_actions(app: Any, gateway: Gateway):
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
     for _ in range(LOCKOUT_FAILURES):
@@ -246,6 +250,7 @@ def route_of(app: Any, method: str, path: str) -> str:
     raise AssertionError(f"no route for {method} {path}")
 
 
+@pytest.mark.requirement("R-28")
 def test_role_matrix_covers_every_hmi_endpoint(app: Any):
     served = {
         f"{method} {route.path}"
@@ -270,6 +275,7 @@ def prepare(gateway: Gateway) -> str:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("role", ROLES)
+@pytest.mark.requirement("R-28")
 async def test_role_matrix(app: Any, gateway: Gateway, endpoint: Endpoint, role: str):
     digest = prepare(gateway)
     body = {
@@ -296,6 +302,7 @@ async def test_role_matrix(app: Any, gateway: Gateway, endpoint: Endpoint, role:
 # ------------------------------------------------------------------------------------------ actions
 
 
+@pytest.mark.requirement("R-18", "R-21")
 async def test_operator_engages_falls_back_and_resets_with_reason_audited_by_name(app: Any, gateway: Gateway):
     op = await log_in(app, "operator")
     assert (await op.post("/hmi/api/loops/LIC-101/engage")).json()["outcome"] == {"LIC-101": "ai"}
@@ -339,6 +346,7 @@ async def test_unknown_loop_and_action_404(app: Any):
 
 
 @pytest.mark.parametrize("value", [1e9, 499.9])
+@pytest.mark.requirement("R-03")
 async def test_manual_setpoint_outside_hard_limits_rejected(app: Any, gateway: Gateway, value: float):
     op = await log_in(app, "operator")
     await op.post("/hmi/api/loops/LIC-101/manual")
@@ -369,6 +377,7 @@ async def test_manual_setpoint_within_limits_is_written_at_next_scan(
     assert fake.values["LIC-101.RSP"] == answer["written_value"]
 
 
+@pytest.mark.requirement("R-09", "R-23")
 async def test_approve_writes_after_revalidation_and_is_single_use(
     app: Any, gateway: Gateway, fake: FakeLink
 ):
@@ -394,6 +403,7 @@ async def test_approve_writes_after_revalidation_and_is_single_use(
     ]
 
 
+@pytest.mark.requirement("R-23")
 async def test_approval_expired_409(app: Any, gateway: Gateway):
     op = await log_in(app, "operator")
     proposal = queue_supervised(gateway)
@@ -422,6 +432,7 @@ async def test_reload_config_needs_the_engineers_password_again(app: Any, gatewa
     assert not [r for r in gateway.audit.records() if r.kind == "config_load"]
 
 
+@pytest.mark.requirement("R-49")
 async def test_reload_checks_the_config_first(app: Any, gateway: Gateway, config_file: Path):
     config_file.write_text(config_file.read_text().replace("max_move_up: 20.0", "max_move_up: -1"))
     eng = await log_in(app, "engineer")
@@ -431,6 +442,7 @@ async def test_reload_checks_the_config_first(app: Any, gateway: Gateway, config
     assert not [r for r in gateway.audit.records() if r.kind == "config_load"]
 
 
+@pytest.mark.requirement("R-48")
 async def test_reload_records_the_new_hash_and_the_engineer(app: Any, gateway: Gateway, config_file: Path):
     eng = await log_in(app, "engineer")
     answer = (await eng.post("/hmi/api/config/reload", {"password": "e-pass"})).json()
@@ -445,6 +457,7 @@ async def test_reload_records_the_new_hash_and_the_engineer(app: Any, gateway: G
 # ------------------------------------------------------------------------------------------ the page
 
 
+@pytest.mark.requirement("R-12", "R-25")
 async def test_rationale_is_escaped_and_marked_untrusted(app: Any, gateway: Gateway):
     await gateway.scan(gateway.clock.monotonic())
     gateway.submit([Proposal("r-9", "optimizer", "LIC-101.RSP", 2000.0, gateway.clock.now())], [SCRIPT])
@@ -494,6 +507,7 @@ async def test_expired_approvals_are_not_offered(app: Any, gateway: Gateway):
 # ------------------------------------------------------------------------------------------ audit failure
 
 
+@pytest.mark.requirement("R-37")
 async def test_audit_failure_operator_still_falls_back_from_the_hmi(app: Any, gateway: Gateway):
     from otgate.audit_store import AuditStoreError
     from otgate.core.modes import LoopMode, ModeEvent

@@ -83,6 +83,7 @@ MAKE_ROOM_AT_500 = (
 )
 
 
+@pytest.mark.requirement("R-36")
 def test_audit_verify_1000_records_intact(
     tmp_path: Path, key: str | None, capsys: pytest.CaptureFixture[str]
 ):
@@ -108,6 +109,7 @@ def test_audit_verify_1000_records_intact(
     ],
     ids=["data", "at", "kind", "actor", "hash", "prev_hash", "delete", "delete-first", "swap"],
 )
+@pytest.mark.requirement("R-36")
 def test_audit_verify_tampered_exit_1_naming_record(
     tmp_path: Path, key: str | None, statement: str, bad_seq: int, capsys: pytest.CaptureFixture[str]
 ):
@@ -117,6 +119,7 @@ def test_audit_verify_tampered_exit_1_naming_record(
     assert f"BROKEN at record {bad_seq}:" in capsys.readouterr().out
 
 
+@pytest.mark.requirement("R-36")
 def test_audit_verify_inserted_record_exit_1(
     tmp_path: Path, key: str | None, capsys: pytest.CaptureFixture[str]
 ):
@@ -129,6 +132,7 @@ def test_audit_verify_inserted_record_exit_1(
     assert f"BROKEN at record {bad_seq}:" in capsys.readouterr().out
 
 
+@pytest.mark.requirement("R-36")
 def test_audit_verify_forged_record_appended_with_plain_hash_caught_with_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
@@ -150,6 +154,7 @@ def test_audit_verify_keyed_trail_without_key_exit_1_hinting_key(
     assert AUDIT_KEY_ENV in out
 
 
+@pytest.mark.requirement("R-36")
 def test_audit_verify_truncated_after_checkpoint_exit_1(
     tmp_path: Path, key: str | None, capsys: pytest.CaptureFixture[str]
 ):

@@ -21,6 +21,7 @@ def test_check_config_shipped_configs_exit_zero(capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.requirement("R-49")
 def test_check_config_broken_config_exit_one_with_location(name: str, capsys: pytest.CaptureFixture[str]):
     path = BROKEN / f"{name}.yaml"
     assert main(["check-config", str(path)]) == 1

@@ -47,6 +47,7 @@ async def busy_engine(api: str, answered: list[dict[str, object]], prefix: str) 
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.requirement("R-35", "R-46")
 async def test_twenty_random_kills_lose_nothing_and_always_fall_back(tmp_path: Path):
     rng = random.Random(20261125)
     answered: list[dict[str, object]] = []

@@ -85,6 +85,7 @@ async def wait_for(condition: object, limit_s: float) -> None:
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])
+@pytest.mark.requirement("R-13", "R-18")
 async def test_dead_or_hung_gateway_plc_sheds_within_watchdog_and_restart_comes_up_in_fallback(
     how: str, tmp_path: Path
 ):

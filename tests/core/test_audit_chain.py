@@ -75,6 +75,7 @@ def test_seal_known_record_known_hash(key: bytes | None, digest: str):
         ),
     ],
 )
+@pytest.mark.requirement("R-36")
 def test_compute_hash_rfc4231_vectors_match(key: bytes, message: bytes, digest: str):
     assert compute_hash(message, key) == digest
 
@@ -157,6 +158,7 @@ def test_chain_continues_from_head_same_as_one_chain():
 
 
 @pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.requirement("R-36")
 def test_verify_1000_records_ok(key: bytes | None):
     records = trail(1000, key)
     result = verify(records, key)
@@ -211,6 +213,7 @@ def _duplicated(records: list[AuditRecord]) -> list[AuditRecord]:
     ids=lambda v: getattr(v, "__name__", None),
 )
 @pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.requirement("R-36")
 def test_verify_tampered_trail_names_first_bad_record(
     tamper: Any, bad_seq: int, words: str, key: bytes | None
 ):
@@ -220,6 +223,7 @@ def test_verify_tampered_trail_names_first_bad_record(
     assert words in result.problem
 
 
+@pytest.mark.requirement("R-36")
 def test_verify_inserted_record_consistent_unkeyed_caught_at_next():
     records = trail(10)
     forged = seal(
@@ -230,6 +234,7 @@ def test_verify_inserted_record_consistent_unkeyed_caught_at_next():
     assert (result.ok, result.first_bad_seq, result.count) == (False, 6, 5)
 
 
+@pytest.mark.requirement("R-36")
 def test_verify_inserted_record_with_plain_hash_caught_when_keyed():
     records = trail(10, KEY)
     forged = seal(
@@ -245,6 +250,7 @@ def test_verify_keyed_trail_without_key_fails_at_first_record_hinting_key():
     assert "OTGATE_AUDIT_HMAC_KEY" in result.problem
 
 
+@pytest.mark.requirement("R-36")
 def test_verify_unkeyed_chain_rewritten_consistently_caught_only_by_checkpoint():
     original = trail(10)
     checkpoint = Checkpoint(8, original[7].hash)
@@ -254,6 +260,7 @@ def test_verify_unkeyed_chain_rewritten_consistently_caught_only_by_checkpoint()
     assert (result.ok, result.first_bad_seq) == (False, 8)
 
 
+@pytest.mark.requirement("R-36")
 def test_verify_truncated_after_checkpoint_reported():
     records = trail(10)
     result = verify(records[:7], None, checkpoint=Checkpoint(10, records[9].hash))
@@ -261,6 +268,7 @@ def test_verify_truncated_after_checkpoint_reported():
     assert "deleted at the end" in result.problem
 
 
+@pytest.mark.requirement("R-39")
 def test_verify_clock_stepped_back_chain_ok_with_warning():
     entries = [AuditEntry("alarm", "gateway", {}, at) for at in (100.0, 101.0, 96.0, 97.0)]
     result = verify(chain(entries, None, KEY), KEY)
@@ -286,6 +294,7 @@ FIELDS = {
     data=st.data(),
     key=st.sampled_from([None, KEY]),
 )
+@pytest.mark.requirement("R-36")
 def test_verify_any_single_field_mutation_detected_at_that_record(
     n: int, index: int, field: str, data: st.DataObject, key: bytes | None
 ):

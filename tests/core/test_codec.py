@@ -20,6 +20,7 @@ from otgate.core.codec import DataType, decode, encode, is_representable, readba
         ("little", "little", (0x0000, 0x4841)),
     ],
 )
+@pytest.mark.requirement("R-11")
 def test_encode_float32_12_5_known_answer(byte_order: str, word_order: str, registers: tuple[int, int]):
     assert encode(12.5, DataType.FLOAT32, byte_order=byte_order, word_order=word_order) == registers
     assert decode(registers, DataType.FLOAT32, byte_order=byte_order, word_order=word_order) == 12.5
@@ -77,6 +78,7 @@ def test_decode_wrong_register_count_refused():
     byte_order=st.sampled_from(["big", "little"]),
     word_order=st.sampled_from(["big", "little"]),
 )
+@pytest.mark.requirement("R-11")
 def test_codec_float32_round_trip_exact(value: float, byte_order: str, word_order: str):
     registers = encode(value, DataType.FLOAT32, byte_order=byte_order, word_order=word_order)
     assert all(0 <= r <= 0xFFFF for r in registers)
@@ -84,6 +86,7 @@ def test_codec_float32_round_trip_exact(value: float, byte_order: str, word_orde
 
 
 @given(value=st.floats(min_value=-3000.0, max_value=3000.0), data_type=st.sampled_from(list(DataType)))
+@pytest.mark.requirement("R-11")
 def test_codec_round_trip_within_readback_tolerance(value: float, data_type: DataType):
     scale = 0.1
     if not is_representable(value, data_type, scale):

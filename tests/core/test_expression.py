@@ -57,6 +57,7 @@ def test_expression_names_lists_every_tag():
         ("(" * 40 + "a > 1" + ")" * 40, "nested too deeply"),
     ],
 )
+@pytest.mark.requirement("R-52")
 def test_expression_refuses(text: str, message: str):
     with pytest.raises(ExpressionError, match=re.escape(message)):
         parse_expression(text)
@@ -80,6 +81,7 @@ def test_expression_arbitrary_text_parses_or_raises_expression_error(text: str):
         parse_expression(text)
 
 
+@pytest.mark.requirement("R-52")
 def test_expression_dotted_name_is_a_tag_name_never_attribute_access():
     expression = parse_expression("PT-201.__class__ > 1")
     assert expression.names == {"PT-201.__class__"}

@@ -30,6 +30,7 @@ A, F, M = LoopMode.AI, LoopMode.FALLBACK, LoopMode.MANUAL
         (M, False, ModeEvent.RESET, None),
     ],
 )
+@pytest.mark.requirement("R-18")
 def test_transition_table(
     mode: LoopMode, latched: bool, event: ModeEvent, expected: tuple[LoopMode, bool] | None
 ):
@@ -37,6 +38,7 @@ def test_transition_table(
     assert (None if after is None else (after.mode, after.latched)) == expected
 
 
+@pytest.mark.requirement("R-18")
 def test_initial_state_is_fallback():
     assert LoopState().mode is LoopMode.FALLBACK
 
@@ -44,6 +46,7 @@ def test_initial_state_is_fallback():
 @pytest.mark.parametrize(
     ("mode", "latched"), [(m, lat) for m, lat in itertools.product(LoopMode, (False, True))]
 )
+@pytest.mark.requirement("R-18", "R-29")
 def test_fallback_always_allowed_and_latches(mode: LoopMode, latched: bool):
     if mode is LoopMode.AI and latched:
         return  # ai is never latched
@@ -51,6 +54,7 @@ def test_fallback_always_allowed_and_latches(mode: LoopMode, latched: bool):
     assert after is not None and after.mode is LoopMode.FALLBACK and after.latched
 
 
+@pytest.mark.requirement("R-18")
 def test_no_event_other_than_engage_leads_into_ai():
     for (mode, latched, event), (target, _) in TRANSITIONS.items():
         if target is LoopMode.AI and mode is not LoopMode.AI:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from otgate.core.config import Band, Engine, EngineMonitor, Loop, MeasurementMonitor
 from otgate.core.monitors import (
     AnomalyCode,
@@ -31,6 +33,7 @@ def codes(anomalies: list) -> list[AnomalyCode]:
     return [a.code for a in anomalies]
 
 
+@pytest.mark.requirement("R-14")
 def test_engine_silent_after_stale_time_since_engagement():
     assert codes(check_engine("e", EngineState(), ENGINE, engaged_since=100.0, now=130.0)) == []
     assert codes(check_engine("e", EngineState(), ENGINE, engaged_since=100.0, now=131.0)) == [
@@ -54,6 +57,7 @@ def test_engine_issue_time_not_advancing_frozen():
     assert AnomalyCode.AI_FROZEN in codes(check_engine("e", state, ENGINE, engaged_since=90.0, now=140.0))
 
 
+@pytest.mark.requirement("R-15", "R-40")
 def test_engine_rejection_burst_quarantines():
     state = observe_request(EngineState(), [1.0] * 10, [True] * 10, now=10.0, window_s=60)
     (anomaly,) = check_engine("e", state, ENGINE, engaged_since=None, now=10.0)
@@ -88,6 +92,7 @@ def test_setpoint_monotonic_moves_do_not_oscillate():
     assert check_setpoint("t", state, None, ENGINE, now=50.0) == []
 
 
+@pytest.mark.requirement("R-41")
 def test_setpoint_drift_from_engagement_baseline():
     state = observe_setpoint(engage_setpoint(500.0), 506.0, now=1.0, window_s=600)
     assert codes(check_setpoint("t", state, 5.0, ENGINE, now=1.0)) == [AnomalyCode.DRIFT]
@@ -116,6 +121,7 @@ def test_measurement_outside_alarm_band():
     ]
 
 
+@pytest.mark.requirement("R-42")
 def test_measurement_faster_than_possible():
     previous, current = measure([600.0, 640.0])
     assert codes(check_measurement("LIT", previous, current, MONITOR, {}, frozenset())) == [
@@ -123,6 +129,7 @@ def test_measurement_faster_than_possible():
     ]
 
 
+@pytest.mark.requirement("R-42")
 def test_measurement_frozen_for_too_long():
     previous, current = measure([600.0] * 31)
     assert codes(check_measurement("LIT", previous, current, MONITOR, {}, frozenset())) == [
@@ -130,6 +137,7 @@ def test_measurement_frozen_for_too_long():
     ]
 
 
+@pytest.mark.requirement("R-06", "R-42")
 def test_measurement_fail_low_and_bad_quality():
     previous, current = measure([600.0, 590.0, 5.0])
     assert AnomalyCode.PV_FAIL_LOW in codes(
@@ -140,6 +148,7 @@ def test_measurement_fail_low_and_bad_quality():
     ]
 
 
+@pytest.mark.requirement("R-42")
 def test_measurement_redundant_sensors_disagree():
     monitor = MeasurementMonitor(redundant_with="B", max_disagreement=2.0)
     previous, current = measure([325.0])
@@ -166,6 +175,7 @@ def test_deviation_must_persist_before_anomaly():
     assert found == [] and watch.deviating_since is None
 
 
+@pytest.mark.requirement("R-39")
 def test_clock_step_against_monotonic_time():
     state, found = check_clock(ClockState(), 1000.0, 5.0, 2.0)
     state, found = check_clock(state, 1001.0, 6.0, 2.0)
@@ -186,6 +196,7 @@ def test_setpoint_state_default_has_no_baseline():
     assert check_setpoint("t", SetpointState(), 1.0, ENGINE, now=0.0) == []
 
 
+@pytest.mark.requirement("R-15")
 def test_engine_consecutive_rejections_however_slow_quarantine():
     state = EngineState()
     for k in range(5):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +41,7 @@ def cases(draw: st.DrawFn):
 
 @settings(max_examples=400)
 @given(cases())
+@pytest.mark.requirement("R-02", "R-03", "R-04")
 def test_accepted_value_finite_in_limits_and_within_move_and_rate(case):
     prop, snap, history = case
     decision = validate(prop, snap, TANK, history, NOW)
@@ -72,6 +74,7 @@ def test_validate_deterministic(case):
 
 @settings(max_examples=300)
 @given(start=st.floats(500.0, 800.0), target=st.floats(500.0, 800.0), base_offset=st.floats(-150.0, 150.0))
+@pytest.mark.requirement("R-04")
 def test_ramp_plan_every_step_respects_every_rule(start: float, target: float, base_offset: float):
     base = start + base_offset
     plan = plan_ramp(start, target, RULES, 1.0, base)

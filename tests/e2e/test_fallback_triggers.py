@@ -158,6 +158,7 @@ def rsp_writes_after(h: Harness, tag: str, t: float) -> list[object]:
 
 
 @pytest.mark.parametrize("name", list(TRIGGERS))
+@pytest.mark.requirement("R-15")
 async def test_trigger_sends_plc_loop_local_within_two_scans(name: str, tmp_path: Path):
     trigger = TRIGGERS[name]
     async with running(trigger.plant, tmp_path, adjust=trigger.adjust) as h:
@@ -189,6 +190,7 @@ async def test_trigger_sends_plc_loop_local_within_two_scans(name: str, tmp_path
         assert rsp_writes_after(h, sp, detected_at) == []
 
 
+@pytest.mark.requirement("R-48")
 async def test_config_file_changed_on_disk_disengages_ai(tmp_path: Path):
     copy = tmp_path / "tank.yaml"
     copy.write_bytes((PLANT_CONFIGS / "tank.yaml").read_bytes())
@@ -203,6 +205,7 @@ async def test_config_file_changed_on_disk_disengages_ai(tmp_path: Path):
         assert h.sim.loop_modes()["LIC-101"] == "AUTO"
 
 
+@pytest.mark.requirement("R-13", "R-19")
 async def test_plc_link_lost_gateway_falls_back_and_plc_sheds_by_itself(tmp_path: Path):
     from simulator.proxy import FaultProxy, LinkFaults
     from tests.e2e.harness import pointed_at_port
@@ -225,6 +228,7 @@ async def test_plc_link_lost_gateway_falls_back_and_plc_sheds_by_itself(tmp_path
             await proxy.stop()
 
 
+@pytest.mark.requirement("R-18")
 async def test_no_ai_write_after_fallback_until_operator_reset(tmp_path: Path):
     from otgate.core.modes import ModeEvent
 

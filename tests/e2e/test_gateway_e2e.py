@@ -31,6 +31,7 @@ async def test_accepted_recommendation_reaches_plc_within_two_scans(protocol: Pr
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.requirement("R-03")
 async def test_rejected_recommendation_never_reaches_plc(protocol: Protocol, tmp_path: Path):
     async with running("cstr", tmp_path, protocol) as h:
         await h.engage("TIC-101")
@@ -60,6 +61,7 @@ async def test_batch_with_one_bad_item_writes_only_the_good_ones(tmp_path: Path)
         assert not [w for w in h.sim.write_log if w.tag == "PIC-201.OUT"]
 
 
+@pytest.mark.requirement("R-18")
 async def test_gateway_starts_in_fallback_and_writes_nothing_until_engaged(tmp_path: Path):
     async with running("tank", tmp_path) as h:
         assert all(r.state.mode is LoopMode.FALLBACK for r in h.gateway.loops.values())
@@ -70,6 +72,7 @@ async def test_gateway_starts_in_fallback_and_writes_nothing_until_engaged(tmp_p
         assert h.sim.loop_modes()["LIC-101"] == "AUTO"
 
 
+@pytest.mark.requirement("R-04")
 async def test_large_move_ramps_one_legal_step_per_scan(tmp_path: Path):
     async with running("tank", tmp_path) as h:
         await h.engage("LIC-101")
@@ -83,6 +86,7 @@ async def test_large_move_ramps_one_legal_step_per_scan(tmp_path: Path):
         assert values[-1] == pytest.approx(start + 3.0, abs=1e-3)
 
 
+@pytest.mark.requirement("R-21")
 async def test_operator_fallback_releases_plc_loop_and_blocks_ai(tmp_path: Path):
     async with running("tank", tmp_path) as h:
         await h.engage("LIC-101")
@@ -108,6 +112,7 @@ async def test_plc_leaving_remote_takes_loop_out_of_ai_control(tmp_path: Path):
         assert any(code.startswith("REMOTE_LOST") for code in h.gateway.alarms)
 
 
+@pytest.mark.requirement("R-35", "R-36")
 async def test_trail_records_every_step_and_verifies(tmp_path: Path):
     async with running("tank", tmp_path) as h:
         await h.engage("LIC-101")
@@ -128,6 +133,7 @@ async def test_trail_records_every_step_and_verifies(tmp_path: Path):
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.requirement("R-11")
 async def test_plc_silently_ignoring_write_raises_readback_alarm_and_falls_back(
     protocol: Protocol, tmp_path: Path
 ):

@@ -74,6 +74,7 @@ async def test_read_unknown_or_unserved_tag_reported_bad_others_read(harness: Ha
 @pytest.mark.parametrize(
     ("tag", "value"), [(SETPOINT, 650.3), ("LIC-101.MODE_REQ", 2), ("PLC.HEARTBEAT", 65535)]
 )
+@pytest.mark.requirement("R-11")
 async def test_write_writable_tag_returns_readback_within_tolerance(
     harness: Harness, tag: str, value: float
 ) -> None:
@@ -143,6 +144,7 @@ async def test_write_unrepresentable_value_refused_before_sending(
     assert harness.plc_writes() == []
 
 
+@pytest.mark.requirement("R-11")
 async def test_write_silently_ignored_readback_differs_from_value(harness: Harness) -> None:
     link = await harness.open()
     harness.ignore_writes(SETPOINT)
@@ -154,6 +156,7 @@ async def test_write_silently_ignored_readback_differs_from_value(harness: Harne
     assert [(w.tag, w.accepted) for w in harness.plc_writes()] == [(SETPOINT, True)]
 
 
+@pytest.mark.requirement("R-19")
 async def test_link_down_read_and_write_raise_link_down_then_reconnect(harness: Harness) -> None:
     link = await harness.open()
     await harness.take_down()
@@ -209,6 +212,7 @@ async def accept_then_close() -> AsyncIterator[tuple[int, list[float]]]:
 
 
 @pytest.mark.parametrize("protocol", ["modbus", "opcua"])
+@pytest.mark.requirement("R-19")
 async def test_peer_accepting_then_closing_reconnects_paced_by_backoff(
     protocol: str, accept_then_close: tuple[int, list[float]]
 ) -> None:

@@ -285,6 +285,7 @@ def _expect(response: httpx.Response, expect: str) -> None:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+@pytest.mark.requirement("R-02", "R-55")
 async def test_hostile_body_refused_and_nothing_written(
     client: httpx.AsyncClient, gateway: tuple[Gateway, FakeLink], row: Row
 ):
@@ -298,6 +299,7 @@ async def test_hostile_body_refused_and_nothing_written(
 
 
 @pytest.mark.parametrize("declared", ["abc", "-1", "1e3", str(MAX_BODY_BYTES + 1), "99999999999999999999"])
+@pytest.mark.requirement("R-02", "R-44")
 async def test_bad_or_oversize_content_length_refused(
     client: httpx.AsyncClient, gateway: tuple[Gateway, FakeLink], declared: str
 ):
@@ -345,6 +347,7 @@ async def test_chunked_oversize_body_refused_while_streaming(
     assert setpoint_writes(fake) == []
 
 
+@pytest.mark.requirement("R-12", "R-55")
 async def test_rationale_injection_corpus_changes_no_decision(
     client: httpx.AsyncClient, gateway: tuple[Gateway, FakeLink]
 ):

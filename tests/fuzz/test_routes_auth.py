@@ -220,6 +220,7 @@ async def test_form_login_without_its_pre_session_token_refused(clients: dict[st
 
 
 @pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.app == "hmi" and not is_public(e)], ids=str)
+@pytest.mark.requirement("R-23", "R-27")
 async def test_engine_token_never_opens_an_hmi_route(
     clients: dict[str, httpx.AsyncClient], endpoint: Endpoint
 ):
@@ -236,6 +237,7 @@ AI_PRIVATE = [e for e in ENDPOINTS if e.app == "ai" and not is_public(e)]
 
 
 @pytest.mark.parametrize("endpoint", AI_PRIVATE, ids=str)
+@pytest.mark.requirement("R-27")
 async def test_operator_session_never_opens_an_ai_route(apps: dict[str, FastAPI], endpoint: Endpoint):
     hmi = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["hmi"]), base_url="http://hmi")
     # The AI listener is another origin; a stolen cookie would be sent there as-is, or as a bearer token.
@@ -271,6 +273,7 @@ PATHS = _paths()
 @pytest.mark.parametrize(
     ("app_name", "template", "path", "declared"), PATHS, ids=[f"{a}:{t}" for a, t, *_ in PATHS]
 )
+@pytest.mark.requirement("R-38")
 async def test_undeclared_methods_405(
     clients: dict[str, httpx.AsyncClient], app_name: str, template: str, path: str, declared: frozenset[str]
 ):
@@ -286,6 +289,7 @@ async def test_undeclared_methods_405(
 
 @pytest.mark.parametrize("app_name", APPS)
 @pytest.mark.parametrize(("method", "path"), [("DELETE", "/healthz"), ("GET", "/no/such/route")])
+@pytest.mark.requirement("R-32")
 async def test_framework_errors_carry_code_and_id_only(
     clients: dict[str, httpx.AsyncClient], app_name: str, method: str, path: str
 ):

@@ -28,6 +28,7 @@ def test_library_has_at_least_twenty_scenarios_over_three_plants_and_three_group
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+@pytest.mark.requirement("R-54")
 async def test_scenario_passes_against_otgate(path: Path):
     record = await run_scenario(load_scenario(path))
     failed = [f"{o.id}: {o.message}" for o in judge(record) if not o.passed]
@@ -35,6 +36,7 @@ async def test_scenario_passes_against_otgate(path: Path):
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+@pytest.mark.requirement("R-54")
 async def test_scenario_fails_against_passthrough_gateway(path: Path):
     record = await run_scenario(load_scenario(path), subject="passthrough")
     outcomes = judge(record)

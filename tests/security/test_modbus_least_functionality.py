@@ -148,6 +148,7 @@ def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("plant", ["tank", "cstr", "ricker"])
+@pytest.mark.requirement("R-31")
 async def test_full_run_sends_only_configured_function_codes_units_and_registers(
     plant: str, tmp_path: Path
 ) -> None:

@@ -132,6 +132,7 @@ async def refusal(link: OpcUaLink) -> SouthboundSecurityError:
 # ---------------------------------------------------------------------------------------- the server
 
 
+@pytest.mark.requirement("R-31")
 async def test_secured_server_offers_only_basic256sha256_sign_and_encrypt(
     pki: Pki, start_plc: Callable[[ServerSecurity], Awaitable[Plc]]
 ) -> None:
@@ -238,6 +239,7 @@ async def test_contract_holds_over_secured_link(
     assert (await bounded(lying_again.read([SETPOINT]))).values == {SETPOINT: pytest.approx(655.5)}
 
 
+@pytest.mark.requirement("R-31")
 async def test_wrong_pinned_server_certificate_refused(
     pki: Pki, start_plc: Callable[[ServerSecurity], Awaitable[Plc]], links: list[OpcUaLink]
 ) -> None:
@@ -269,6 +271,7 @@ async def test_pin_enforced_by_the_handshake_not_by_the_endpoint_list(
     assert plc.sim.write_log == []
 
 
+@pytest.mark.requirement("R-31")
 async def test_none_only_server_refused_southbound_insecure(
     pki: Pki, start_plc: Callable[[ServerSecurity], Awaitable[Plc]], links: list[OpcUaLink]
 ) -> None:
@@ -311,6 +314,7 @@ async def test_server_without_the_configured_mode_refused(
     assert "Basic256Sha256/Sign" in str(error)
 
 
+@pytest.mark.requirement("R-31")
 def test_secure_policy_without_pinned_server_certificate_refused(pki: Pki) -> None:
     config = tank_config()
     fields = {

@@ -61,6 +61,7 @@ def test_plc_remote_request_with_live_heartbeat_is_granted_and_consumed() -> Non
     assert regs["LIC-101.MODE_REQ"] == 0.0
 
 
+@pytest.mark.requirement("R-13")
 def test_plc_remote_request_with_stale_heartbeat_is_refused() -> None:
     plc, regs = _plc()
     regs["LIC-101.MODE_REQ"] = 2.0
@@ -68,6 +69,7 @@ def test_plc_remote_request_with_stale_heartbeat_is_refused() -> None:
     assert plc.states["LIC-101"].mode is Mode.AUTO
 
 
+@pytest.mark.requirement("R-13", "R-18")
 def test_plc_heartbeat_stops_sheds_at_timeout_and_never_returns() -> None:
     plc, regs = _plc()
     regs["PLC.HEARTBEAT"], regs["LIC-101.MODE_REQ"] = 1.0, 2.0
@@ -84,6 +86,7 @@ def test_plc_heartbeat_stops_sheds_at_timeout_and_never_returns() -> None:
     assert plc.states["LIC-101"].mode is Mode.AUTO
 
 
+@pytest.mark.requirement("R-13")
 def test_plc_nan_heartbeat_does_not_count_as_alive() -> None:
     plc, regs = _plc()
     regs["PLC.HEARTBEAT"], regs["LIC-101.MODE_REQ"] = 1.0, 2.0
@@ -94,6 +97,7 @@ def test_plc_nan_heartbeat_does_not_count_as_alive() -> None:
     assert _mode(plc) is Mode.AUTO
 
 
+@pytest.mark.requirement("R-21")
 def test_plc_man_ignores_gateway_requests() -> None:
     plc, regs = _plc()
     plc.set_mode("LIC-101", Mode.MAN)
@@ -118,6 +122,7 @@ def test_ramp_setpoint_remote_target_moves_at_rate_limit() -> None:
 
 
 @pytest.mark.parametrize(("remote", "expected"), [(900.0, 800.0), (100.0, 500.0), (math.nan, 650.0)])
+@pytest.mark.requirement("R-53")
 def test_ramp_setpoint_remote_target_clamped_or_ignored(remote: float, expected: float) -> None:
     state = _loop_state(Mode.REMOTE, 650.0)
     for _ in range(1000):
@@ -130,6 +135,7 @@ def test_ramp_setpoint_auto_ignores_remote() -> None:
     assert state.working_sp == 650.0
 
 
+@pytest.mark.requirement("R-17")
 def test_plc_not_remote_rsp_tracks_working_sp() -> None:
     plc, regs = _plc()
     regs["LIC-101.RSP"] = 790.0  # written while in AUTO: overwritten by tracking, never acted on
@@ -138,6 +144,7 @@ def test_plc_not_remote_rsp_tracks_working_sp() -> None:
     assert regs["LIC-101.SP"] == 650.0
 
 
+@pytest.mark.requirement("R-17")
 def test_plc_shed_keeps_working_sp_as_local_sp() -> None:
     plc, regs = _plc()
     regs["PLC.HEARTBEAT"], regs["LIC-101.MODE_REQ"], regs["LIC-101.RSP"] = 1.0, 2.0, 700.0
@@ -206,6 +213,7 @@ def test_plc_trip_latches_until_reset_and_forces_output() -> None:
     assert not plc.trips["LSHH-101"] and regs["LSHH-101"] == 0.0
 
 
+@pytest.mark.requirement("R-53")
 def test_plc_restart_counts_and_returns_to_auto_defaults() -> None:
     plc, regs = _plc()
     regs["PLC.HEARTBEAT"], regs["LIC-101.MODE_REQ"], regs["LIC-101.RSP"] = 7.0, 2.0, 700.0
@@ -215,3 +223,17 @@ def test_plc_restart_counts_and_returns_to_auto_defaults() -> None:
     assert regs["PLC.RESTARTS"] == 1.0 and regs["PLC.HEARTBEAT"] == 0.0
     assert regs["LIC-101.SP"] == 650.0 and regs["LIC-101.RSP"] == 650.0  # RSP tracks the default SP
     assert regs["LIC-101.SP_LO_LIM"] == 500.0 and regs["LIC-101.SP_HI_LIM"] == 800.0
+
+
+def test_plc_watchdog_broken_never_sheds_until_repaired():
+    plc, registers = _plc()
+    registers["PLC.HEARTBEAT"] = 1.0
+    registers["LIC-101.MODE_REQ"] = float(Mode.REMOTE)
+    _scan(plc, 0.5)
+    plc.watchdog_broken = True
+    for k in range(2, 60):
+        _scan(plc, k * 0.5)
+    assert _mode(plc) is Mode.REMOTE
+    plc.watchdog_broken = False
+    _scan(plc, 30.0)
+    assert _mode(plc) is Mode.AUTO

@@ -19,6 +19,7 @@ from simulator.faults import (
     Freeze,
     NoiseBurst,
     PlcRestart,
+    WatchdogBroken,
 )
 from simulator.simulation import Simulation, WriteRecord
 
@@ -433,3 +434,19 @@ def test_noise_streams_independent_per_tag() -> None:
     _run(plain, 10.0)
     _run(faulted, 10.0)
     assert plain.read_tag("FT-101") == faulted.read_tag("FT-101")
+
+
+def test_simulation_watchdog_broken_fault_keeps_remote_until_cleared_and_shed_timeout_settable():
+    sim = Simulation("tank")
+    sim.set_shed_timeout(2.0)
+    assert sim.read_tag("PLC.SHED_TIMEOUT") == 2.0
+    sim.write_tag("PLC.HEARTBEAT", 1.0, protocol="internal", address="")
+    sim.write_tag("LIC-101.MODE_REQ", 2.0, protocol="internal", address="")
+    sim.tick()
+    assert sim.loop_modes()["LIC-101"] == "REMOTE"
+    sim.inject(WatchdogBroken())
+    sim.run(10.0)
+    assert sim.loop_modes()["LIC-101"] == "REMOTE"
+    sim.clear_faults()
+    sim.tick()
+    assert sim.loop_modes()["LIC-101"] == "AUTO"
