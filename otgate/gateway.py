@@ -122,6 +122,7 @@ class Gateway:
         self.writes: dict[str, deque[WriteEvent]] = {}
         self.quarantined: set[str] = set()
         self.engine_clocks: dict[str, ClockOffset] = {}  # per engine: its timestamps against arrival
+        self.wall_suspect = False  # the wall clock stepped; no engine has agreed with it since
         self.pending: dict[str, WriteIntent] = {}  # per setpoint tag, oldest first
         self.generation = 0  # config generation: a reload makes every earlier decision void
         self.awaiting: dict[str, AwaitingApproval] = {}
@@ -227,8 +228,12 @@ class Gateway:
             if decision.verdict is Verdict.REJECTED and decision.codes != (ReasonCode.NO_CHANGE,):
                 # One alarm per engine that counts its rejections: 500 rejections, one alarm.
                 self.raise_alarm(f"REJECTIONS:{proposal.engine}", "recommendations rejected", "low")
+        time_codes = {ReasonCode.STALE, ReasonCode.FUTURE}
+        if any(not time_codes & set(d.codes) for d in decisions):
+            self.wall_suspect = False  # an engine's timestamps agree with the wall clock again
         for engine, answers in by_engine.items():
-            skewed = is_skewed(
+            # A time-judgement refusal blames the engine only when the gateway's own wall clock is trusted.
+            skewed = self.wall_suspect or is_skewed(
                 self.engine_clock_offset(engine), self.plant.config.gateway.clock_skew_tolerance_s
             )
             self.act_on(on_answers(self.plant, self.monitors, engine, answers, now, clock_skewed=skewed), now)
@@ -465,6 +470,11 @@ class Gateway:
         ai = {n for n, r in self.loops.items() if r.state.mode is LoopMode.AI and r.remote_confirmed}
         view = ScanView(self.current_snapshot(), engaged, ai, up, wall=self.clock.now(), monotonic=now)
         anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now)
+        if any(a.code is AnomalyCode.CLOCK_JUMP for a in anomalies):
+            # The gateway's own wall clock stepped: every engine's measured offset is against the old
+            # time, and a STALE/FUTURE refusal says nothing about an engine until clocks agree again.
+            self.wall_suspect = True
+            self.engine_clocks.clear()
         self.act_on(anomalies, now)
         current = {f"{a.code.value}:{a.subject}" for a in anomalies}
         for code in (
