@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hil.cli import add_hil_commands
 from otgate.audit_cli import add_audit_commands
+from otgate.client.cli import add_engine_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
@@ -81,6 +82,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo(args.plant, args.duration, args.data_dir, args.json)
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from otgate.api.openapi import render_openapi
+
+    document = render_openapi()
+    if args.out is None:
+        print(document, end="")
+    else:
+        args.out.write_text(document)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otgate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     demo.set_defaults(handler=cmd_demo)
 
+    openapi = commands.add_parser("openapi", help="write the AI-facing API's OpenAPI document")
+    openapi.add_argument("--out", type=Path, help="write here (docs/openapi.json) instead of stdout")
+    openapi.set_defaults(handler=cmd_openapi)
+
+    add_engine_commands(commands)
     add_audit_commands(commands)
     add_hil_commands(commands)
     return parser

@@ -637,6 +637,12 @@ class Gateway:
         False when the trail cannot record; the gateway has then already closed the AI path."""
         return self._audit(kind, f"operator:{user}", data, self.clock.now()) >= 0
 
+    def record_engine_read(self, engine: str, data: dict[str, Any]) -> bool:
+        """An engine's read of the plant (for engines configured with `audit_reads`) into the trail.
+
+        False when the trail cannot record; the gateway has then already closed the AI path."""
+        return self._audit(AuditKind.ENGINE_READ, f"engine:{engine}", data, self.clock.now()) >= 0
+
     def recover(self) -> int:
         """After a start: remember the recommendation ids of the replay window from the trail, so a
         recommendation answered before a crash or restart is still refused as a replay. Returns how many."""

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from otgate.api.metrics import render_metrics
+from otgate.api.openapi import ERRORS, publish_openapi
 from otgate.api.schemas import (
     MAX_BODY_BYTES,
     Batch,
@@ -28,9 +29,11 @@ from otgate.api.schemas import (
     DecisionsOut,
     ReasonOut,
     Recommendation,
+    StateOut,
+    TagsOut,
     epoch,
 )
-from otgate.core.config import Engine
+from otgate.core.config import Autonomy, Engine
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
 from otgate.gateway import AuditUnavailable, Gateway
@@ -78,6 +81,7 @@ def error_response(
 def create_ai_app(gateway: Gateway) -> FastAPI:
     # No public OpenAPI document: every route but /healthz needs a credential (docs/API.md describes it).
     app = FastAPI(title="otgate AI-facing API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    app.openapi = publish_openapi(app)  # type: ignore[method-assign]
     buckets: dict[str, TokenBucket] = {}
 
     @app.exception_handler(ApiError)
@@ -106,7 +110,18 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
             gateway.note_refusal(name)
             raise ApiError(429, "rate_limited", headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
-    @app.post("/v1/recommendations", response_model=DecisionsOut)
+    def record_read(request: Request, name: str, engine: Engine) -> None:
+        if not engine.audit_reads:
+            return
+        tool = request.headers.get("x-otgate-tool", "")[:64]  # which MCP tool asked, when one did
+        if not gateway.record_engine_read(name, {"path": request.url.path, "tool": tool or None}):
+            raise ApiError(503, "audit_unavailable")
+
+    @app.post(
+        "/v1/recommendations",
+        response_model=DecisionsOut,
+        responses=ERRORS(401, 422, 429, 503),
+    )
     async def recommend(request: Request) -> DecisionsOut:
         name, engine = authenticate(request)
         items = parse_recommendations(await read_body(request), gateway.plant.config.gateway.max_batch)
@@ -129,7 +144,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
             ]
         )
 
-    @app.post("/v1/heartbeat")
+    @app.post("/v1/heartbeat", responses=ERRORS(401, 429))
     async def heartbeat(request: Request) -> dict[str, str]:
         """An engine with nothing to propose says it is alive, so it is not taken for silent."""
         name, engine = authenticate(request)
@@ -137,17 +152,19 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         gateway.heartbeat_from(name)
         return {"status": "ok"}
 
-    @app.get("/v1/tags")
+    @app.get("/v1/tags", response_model=TagsOut, responses=ERRORS(401, 503))
     async def tags(request: Request) -> dict[str, Any]:
-        _name, engine = authenticate(request)
+        name, engine = authenticate(request)
+        record_read(request, name, engine)
         return {
-            "writable": [envelope(gateway, tag) for tag in engine.writes],
+            "writable": [envelope(gateway, tag, engine) for tag in engine.writes],
             "readable": readable(gateway, engine),
         }
 
-    @app.get("/v1/state")
+    @app.get("/v1/state", response_model=StateOut, responses=ERRORS(401, 503))
     async def state(request: Request) -> dict[str, Any]:
-        _, engine = authenticate(request)
+        name, engine = authenticate(request)
+        record_read(request, name, engine)
         snapshot = gateway.snapshot
         visible = set(engine.reads) | {gateway.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
         loops = {gateway.plant.loop_by_setpoint[t][0] for t in engine.writes}
@@ -174,7 +191,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics")
+    @app.get("/metrics", responses=ERRORS(401))
     async def metrics(request: Request) -> Response:
         expected = gateway.plant.config.gateway.metrics_token_sha256
         if expected is None or not hmac.compare_digest(_bearer_digest(request), expected):
@@ -262,7 +279,7 @@ def to_proposal(item: Recommendation, engine: str) -> Proposal:
     )
 
 
-def envelope(gateway: Gateway, tag_name: str) -> dict[str, Any]:
+def envelope(gateway: Gateway, tag_name: str, engine: Engine | None = None) -> dict[str, Any]:
     """What a well-behaved engine needs to stay inside the rules: limits, moves, rates and where the PLC is."""
     tag = gateway.plant.config.tags[tag_name]
     rules = tag.setpoint
@@ -281,7 +298,7 @@ def envelope(gateway: Gateway, tag_name: str) -> dict[str, Any]:
         },
         "deadband": rules.deadband,
         "min_write_interval_s": rules.min_write_interval_s,
-        "autonomy": rules.autonomy.value,
+        "autonomy": rules.autonomy.capped(engine.max_autonomy if engine else Autonomy.AUTONOMOUS).value,
         "current_setpoint": gateway.snapshot.values.get(loop.working_sp),
         "loop": loop_name,
         "mode": gateway.loops[loop_name].state.mode.value,

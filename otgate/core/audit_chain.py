@@ -70,6 +70,7 @@ class AuditKind(StrEnum):
     OPERATOR_ACTION = "operator_action"
     APPROVAL = "approval"
     LOGIN = "login"
+    ENGINE_READ = "engine_read"
 
 
 @dataclass(frozen=True, slots=True)

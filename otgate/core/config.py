@@ -157,6 +157,11 @@ class Autonomy(StrEnum):
     SUPERVISED = "supervised"  # written only after an operator approves it
     AUTONOMOUS = "autonomous"  # written when every rule passes
 
+    def capped(self, ceiling: Autonomy) -> Autonomy:
+        """The lower of the two: a tag's autonomy as one engine may use it."""
+        order = (Autonomy.ADVISORY, Autonomy.SUPERVISED, Autonomy.AUTONOMOUS)
+        return min(self, ceiling, key=order.index)
+
 
 class RatePolicy(StrEnum):
     REJECT = "reject"
@@ -353,6 +358,11 @@ class Engine(Model):
     allowed_model_digests: list[Annotated[str, Field(pattern=SHA256_HEX)]] | None = None
     description: str = ""
     monitor: EngineMonitor = EngineMonitor()
+    # The most this engine may do with any tag, whatever the tag allows: an LLM agent's door (otgate mcp)
+    # is capped at `supervised`, so each of its setpoints waits for an operator.
+    max_autonomy: Autonomy = Autonomy.AUTONOMOUS
+    # Record this engine's reads (GET /v1/tags, /v1/state) in the audit trail too, not only its proposals.
+    audit_reads: bool = False
 
 
 class Role(StrEnum):

@@ -107,7 +107,8 @@ def _validate(
     if tag.kind is not TagKind.SETPOINT or tag.setpoint is None:
         reasons += check_writable(tag)
         return _rejected(proposal, reasons + list(check_finite(proposal.value)))
-    autonomy = tag.setpoint.autonomy if at_submission else Autonomy.AUTONOMOUS
+    ceiling = engine.max_autonomy if engine is not None else Autonomy.ADVISORY
+    autonomy = tag.setpoint.autonomy.capped(ceiling) if at_submission else Autonomy.AUTONOMOUS
     grace_s = plant.write_period_s if at_submission else 0.0
     return _validate_setpoint(
         proposal, tag.setpoint, autonomy, grace_s, snapshot, plant, history, now, reasons, LoopMode.AI
