@@ -7,6 +7,7 @@ malformed is refused here already, with the same field errors.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ class Proposal:
     id: str | None = None  # made for you (unique) unless given; give one only to retry the same proposal
 
     def to_recommendation(self, model: ModelInfo | None, now: datetime | None = None) -> Recommendation:
+        if not math.isfinite(self.value):  # the gateway refuses NaN and infinities as malformed JSON
+            raise ValueError(f"value must be a finite number, not {self.value!r}")
         return Recommendation(
             id=self.id or f"rec-{uuid.uuid4().hex}",
             tag=self.tag,
