@@ -16,6 +16,7 @@ from otgate.client.cli import add_engine_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
+from otgate.mcp_door.cli import add_mcp_commands
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.set_defaults(handler=cmd_openapi)
 
     add_engine_commands(commands)
+    add_mcp_commands(commands)
     add_audit_commands(commands)
     add_hil_commands(commands)
     return parser
