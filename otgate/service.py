@@ -30,6 +30,7 @@ from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
 from otgate.gateway import GATEWAY, Gateway
+from otgate.opcua_northbound.server import NorthboundServer
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
@@ -107,6 +108,7 @@ class GatewayService:
         self.hmi_port = config.gateway.hmi.port if hmi_port is None else hmi_port
         self.api: Listener | None = None
         self.hmi: Listener | None = None
+        self.northbound: NorthboundServer | None = None
         self._scanning: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -137,6 +139,11 @@ class GatewayService:
         hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
         self.hmi = await start_listener(hmi_app, config.gateway.hmi.host, self.hmi_port)
         self.api = await start_listener(create_ai_app(self.gateway), config.gateway.api.host, self.api_port)
+        if config.gateway.opcua_northbound is not None:
+            # Relative certificate paths in the northbound settings are taken from the config file's folder.
+            base = Path(self.loaded.path).parent
+            self.northbound = NorthboundServer(self.gateway, config.gateway.opcua_northbound, base)
+            await self.northbound.start()
         self._scanning = asyncio.create_task(self._scan_forever())
 
     async def _scan_forever(self) -> None:
@@ -152,6 +159,9 @@ class GatewayService:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.northbound is not None:
+            with contextlib.suppress(Exception):
+                await self.northbound.stop()
         if self._scanning is not None:
             self._scanning.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -381,6 +381,37 @@ class Listener(Model):
     port: int = Field(ge=0, le=65535)
 
 
+class NorthboundClient(Model):
+    """One legacy optimiser allowed onto the OPC UA northbound server, and the engine it speaks as."""
+
+    engine: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    certificate: str  # the client's application certificate (DER or PEM): its identity and trust entry
+
+
+class OpcUaNorthbound(Model):
+    """An OPC UA server for legacy optimisers: reads come from the latest scan; a write to a setpoint is a
+    recommendation from the engine its client certificate is bound to (docs/INTEGRATION.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(4841, ge=0, le=65535)
+    security_policy: Literal["Basic256Sha256", "None"] = "Basic256Sha256"
+    security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    certificate: str | None = None  # the gateway's northbound server certificate and key
+    private_key: str | None = None
+    clients: list[NorthboundClient] = Field(default_factory=list)
+    # Sessions without a client certificate are refused unless this names the engine they speak as
+    # (and then only on a `security_policy: None` endpoint, for loopback tests and demos).
+    anonymous_engine: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")] | None = None
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Self:
+        if self.security_policy == "None" and self.anonymous_engine is None:
+            raise ValueError("security_policy None admits anonymous sessions only: name anonymous_engine")
+        if self.security_policy != "None" and not (self.certificate and self.private_key):
+            raise ValueError(f"security_policy {self.security_policy} needs certificate and private_key")
+        return self
+
+
 class GatewaySettings(Model):
     scan_interval_s: PositiveFloat = 1.0
     heartbeat_period_s: PositiveFloat = 1.0
@@ -397,6 +428,7 @@ class GatewaySettings(Model):
     max_plc_writes_per_s: PositiveFloat = 20.0
     # `sha256:` of the bearer token a metrics scraper presents on GET /metrics; unset: /metrics is refused.
     metrics_token_sha256: Annotated[str, Field(pattern=SHA256_HEX)] | None = None
+    opcua_northbound: OpcUaNorthbound | None = None  # off unless configured
 
 
 # --------------------------------------------------------------------------------------------------- plant
@@ -532,6 +564,16 @@ def _engine_problems(config: PlantConfig) -> list[Problem]:
         for index, ref in enumerate(engine.reads):
             if ref not in config.tags:
                 problems.append(Problem(("engines", engine_name, "reads", index), f"unknown tag '{ref}'"))
+    northbound = config.gateway.opcua_northbound
+    if northbound is not None:
+        bound: list[tuple[tuple[str | int, ...], str]] = [
+            (("clients", i, "engine"), c.engine) for i, c in enumerate(northbound.clients)
+        ]
+        if northbound.anonymous_engine is not None:
+            bound.append((("anonymous_engine",), northbound.anonymous_engine))
+        for where, name in bound:
+            if name not in config.engines:
+                problems.append(Problem(("gateway", "opcua_northbound", *where), f"unknown engine '{name}'"))
     return problems
 
 
