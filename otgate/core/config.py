@@ -382,10 +382,23 @@ class Listener(Model):
 
 
 class NorthboundClient(Model):
-    """One legacy optimiser allowed onto the OPC UA northbound server, and the engine it speaks as."""
+    """One legacy optimiser allowed onto the OPC UA northbound server, and the engine it speaks as.
+
+    Known by its application certificate (pinned), by a user name and password (Argon2id hash, over a
+    secured channel only), or by both (then the session needs both)."""
 
     engine: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
-    certificate: str  # the client's application certificate (DER or PEM): its identity and trust entry
+    certificate: str | None = None  # the client's application certificate (DER or PEM)
+    user: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    password_hash: Annotated[str, Field(min_length=20)] | None = None
+
+    @model_validator(mode="after")
+    def _check_identity(self) -> Self:
+        if (self.user is None) != (self.password_hash is None):
+            raise ValueError("user and password_hash go together")
+        if self.certificate is None and self.user is None:
+            raise ValueError("a northbound client needs a certificate, a user, or both")
+        return self
 
 
 class OpcUaNorthbound(Model):
@@ -409,6 +422,11 @@ class OpcUaNorthbound(Model):
             raise ValueError("security_policy None admits anonymous sessions only: name anonymous_engine")
         if self.security_policy != "None" and not (self.certificate and self.private_key):
             raise ValueError(f"security_policy {self.security_policy} needs certificate and private_key")
+        if self.security_policy == "None" and any(c.user for c in self.clients):
+            raise ValueError("user names and passwords need a secured endpoint, not security_policy None")
+        users = [c.user for c in self.clients if c.user]
+        if len(users) != len(set(users)):
+            raise ValueError("each northbound user name binds one engine")
         return self
 
 

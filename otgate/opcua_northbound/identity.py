@@ -1,8 +1,10 @@
 """Who is writing: each OPC UA session is bound to one engine of the plant config, or refused.
 
 A client is known by its application certificate, pinned byte for byte in the config (`clients`), so
-trust is per engine, not "anything a CA signed". A session without a client certificate (a None
-channel) is refused unless `anonymous_engine` names the engine it speaks as. Every session gets the
+trust is per engine, not "anything a CA signed"; or by a user name and password (Argon2id, verified on
+activation; asyncua offers user-name tokens only on the secured endpoint), with its certificate pinned
+too when the entry names one. A session without a client certificate (a None channel) is refused unless
+`anonymous_engine` names the engine it speaks as. Every session gets the
 plain `User` role, never `Admin`, so asyncua enforces each node's access level before a write reaches us.
 """
 
@@ -13,6 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.user_managers import UserManager
@@ -49,11 +53,16 @@ def application_uri(der: bytes) -> str:
 
 class BoundClients(UserManager):
     def __init__(self, settings: OpcUaNorthbound, base_dir: Path) -> None:
-        self.by_fingerprint = {
-            _fingerprint(load_der(base_dir / client.certificate)): client.engine
-            for client in settings.clients
-        }
+        self.by_fingerprint: dict[str, str] = {}  # certificate-only clients
+        self.by_user: dict[str, tuple[str, str, str | None]] = {}  # user -> engine, hash, pinned cert
+        for client in settings.clients:
+            pinned = _fingerprint(load_der(base_dir / client.certificate)) if client.certificate else None
+            if client.user is not None and client.password_hash is not None:
+                self.by_user[client.user] = (client.engine, client.password_hash, pinned)
+            elif pinned is not None:
+                self.by_fingerprint[pinned] = client.engine
         self.anonymous_engine = settings.anonymous_engine
+        self.hasher = PasswordHasher()
 
     def get_user(
         self,
@@ -62,10 +71,9 @@ class BoundClients(UserManager):
         password: str | None = None,
         certificate: Any = None,
     ) -> User | None:
-        if username is not None:  # only certificate identities are configured; a user name binds nothing
-            log.warning("refused an OPC UA session with a user name token")
-            return None
         der = _der(certificate)
+        if username is not None:
+            return self._by_user_name(username, password, der)
         if der:
             engine = self.by_fingerprint.get(_fingerprint(der))
             if engine is None:
@@ -76,6 +84,22 @@ class BoundClients(UserManager):
             log.warning("refused an anonymous OPC UA session")
             return None
         return User(role=UserRole.User, name=self.anonymous_engine)
+
+    def _by_user_name(self, username: str, password: Any, der: bytes) -> User | None:
+        entry = self.by_user.get(username)
+        if entry is None or not isinstance(password, str | bytes):
+            log.warning("refused an OPC UA session: unknown user name")
+            return None
+        engine, stored, pinned = entry
+        try:
+            self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            log.warning("refused an OPC UA session: wrong password")
+            return None
+        if pinned is not None and (not der or _fingerprint(der) != pinned):
+            log.warning("refused an OPC UA session: user name from another client application")
+            return None
+        return User(role=UserRole.User, name=engine)
 
 
 def _der(certificate: Any) -> bytes:

@@ -97,10 +97,16 @@ class NorthboundServer:
 
     async def _secure(self, server: Server) -> None:
         settings = self.settings
-        server.set_identity_tokens([ua.AnonymousIdentityToken])  # the client is its certificate
         if settings.security_policy == "None":
+            server.set_identity_tokens([ua.AnonymousIdentityToken])
             server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
             return
+        tokens: list[type[Any]] = [
+            ua.AnonymousIdentityToken
+        ]  # anonymous token: the client is its certificate
+        if any(client.user for client in settings.clients):
+            tokens.append(ua.UserNameIdentityToken)
+        server.set_identity_tokens(tokens)
         if settings.certificate is None or settings.private_key is None:  # the config validator says so
             raise ValueError("the northbound server needs certificate and private_key")
         await server.load_certificate(str(self.base_dir / settings.certificate))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from asyncua import Client, ua
 from asyncua.crypto import security_policies
 from asyncua.ua.uaerrors import UaError
@@ -23,6 +24,8 @@ from tests.security.certs import AppCertificate, make_app_certificate
 
 SETPOINT = "LIC-101.RSP"
 NO_TOKEN = "sha256:" + "0" * 64  # these engines have no HTTP token anyone knows
+PASSWORD = "legacy-apc-password"
+PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)  # cheap: tests only
 
 
 @dataclass
@@ -58,6 +61,7 @@ def with_northbound(certs: Certs) -> object:
             clients=[
                 NorthboundClient(engine="apc", certificate=str(certs.apc.certificate)),
                 NorthboundClient(engine="monitor", certificate=str(certs.monitor.certificate)),
+                NorthboundClient(engine="apc", user="legacy-apc", password_hash=PASSWORD_HASH),
             ],
         )
         gateway = config.gateway.model_copy(update={"opcua_northbound": northbound})
@@ -83,9 +87,14 @@ async def plant_with_northbound(
 
 
 @asynccontextmanager
-async def optimiser(server: NorthboundServer, certs: Certs, me: AppCertificate) -> AsyncIterator[Client]:
+async def optimiser(
+    server: NorthboundServer, certs: Certs, me: AppCertificate, login: tuple[str, str] | None = None
+) -> AsyncIterator[Client]:
     client = Client(server.url, timeout=5)
     client.application_uri = me.uri
+    if login is not None:
+        client.set_user(login[0])
+        client.set_password(login[1])
     await client.set_security(
         security_policies.SecurityPolicyBasic256Sha256,
         str(me.certificate),
@@ -196,6 +205,8 @@ def test_northbound_config_without_a_way_in_refused():
         OpcUaNorthbound(security_policy="None")
     with pytest.raises(ValueError, match="certificate and private_key"):
         OpcUaNorthbound(clients=[NorthboundClient(engine="apc", certificate="apc.der")])
+    with pytest.raises(ValueError, match="needs a certificate, a user, or both"):
+        NorthboundClient(engine="apc")
 
 
 def test_northbound_bound_to_an_unknown_engine_refused_by_the_config():
@@ -205,3 +216,27 @@ def test_northbound_bound_to_an_unknown_engine_refused_by_the_config():
     data["gateway"]["opcua_northbound"] = {"security_policy": "None", "anonymous_engine": "ghost"}
     with pytest.raises(ValueError, match="unknown engine 'ghost'"):
         PlantConfig.model_validate(data)
+
+
+async def test_user_name_and_password_bind_the_session_to_their_engine(tmp_path: Path, certs: Certs):
+    async with plant_with_northbound(tmp_path, certs) as (h, server):
+        current = h.setpoint("LIC-101")
+        async with optimiser(server, certs, certs.rogue, ("legacy-apc", PASSWORD)) as legacy:
+            status = await write(legacy, SETPOINT, current + 0.4)
+        with pytest.raises((UaError, OSError, TimeoutError)):
+            async with optimiser(server, certs, certs.rogue, ("legacy-apc", "wrong")):
+                pass
+        with pytest.raises((UaError, OSError, TimeoutError)):
+            async with optimiser(server, certs, certs.rogue, ("nobody", PASSWORD)):
+                pass
+        actors = [r.actor for r in h.gateway.audit.records() if r.kind == "recommendation"]
+    assert status.is_good() and actors == ["engine:apc"]
+
+
+def test_northbound_passwords_refused_on_an_unsecured_endpoint():
+    with pytest.raises(ValueError, match="secured endpoint"):
+        OpcUaNorthbound(
+            security_policy="None",
+            anonymous_engine="apc",
+            clients=[NorthboundClient(engine="apc", user="u", password_hash=PASSWORD_HASH)],
+        )
