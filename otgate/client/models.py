@@ -51,6 +51,7 @@ class Proposal:
     rationale: str | None = None
     basis_at: datetime | None = None  # when the data the proposal is based on was taken
     id: str | None = None  # made for you (unique) unless given; give one only to retry the same proposal
+    issued_at: datetime | None = None  # stamped at sending unless given (an engine with its own clock)
 
     def to_recommendation(self, model: ModelInfo | None, now: datetime | None = None) -> Recommendation:
         if not math.isfinite(self.value):  # the gateway refuses NaN and infinities as malformed JSON
@@ -60,7 +61,7 @@ class Proposal:
             tag=self.tag,
             value=float(self.value),
             # The wire model takes RFC 3339 text only (a bare number would be read as UNIX seconds).
-            issued_at=(now or datetime.now(UTC)).isoformat(),  # type: ignore[arg-type]
+            issued_at=(self.issued_at or now or datetime.now(UTC)).isoformat(),  # type: ignore[arg-type]
             basis_at=self.basis_at.isoformat() if self.basis_at else None,  # type: ignore[arg-type]
             model=model,
             rationale=self.rationale,

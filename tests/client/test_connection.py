@@ -118,3 +118,11 @@ def test_sync_client_reads_and_proposes(gateway: Gateway):
         sdk.heartbeat()
     assert decision.decision == "rejected"  # the loop is in fallback at start-up
     assert "PLC_UNAVAILABLE" in decision.codes  # no scan has read the PLC yet
+
+
+async def test_proposal_with_its_own_old_issue_time_rejected_stale(
+    client: AsyncGatewayClient, engaged: Gateway
+):
+    old = datetime.fromtimestamp(engaged.clock.now() - 3600, UTC)
+    decision = await client.propose(Proposal("LIC-101.RSP", 650.4, issued_at=old))
+    assert decision.codes[0] == "STALE"
