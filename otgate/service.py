@@ -199,4 +199,6 @@ async def run_until_signalled(loaded: LoadedConfig, data_dir: Path) -> None:
             f"otgate {loaded.config.plant}: AI API {service.api_url}  HMI {service.hmi_url}  (all loops in fallback)",
             flush=True,
         )
+        if service.northbound is not None:
+            print(f"otgate {loaded.config.plant}: OPC UA northbound {service.northbound.url}", flush=True)
         await stop.wait()

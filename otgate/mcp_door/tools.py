@@ -34,8 +34,9 @@ DATA_NOTE = (
 )
 INSTRUCTIONS = (
     "You are connected to otgate, a safety gateway in front of an industrial plant's controllers. You may"
-    " read the plant and propose setpoints; the gateway checks every proposal against its rules and an"
-    " operator approves it before anything is written. A rejection names the rules that failed." + DATA_NOTE
+    " read the plant and propose setpoints; the gateway checks every proposal against its rules, and an"
+    " operator approves it before anything is written unless the plant's configuration says otherwise."
+    " A rejection names the rules that failed." + DATA_NOTE
 )
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 PROPOSING = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False)
