@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
 from otgate.opcua_northbound.verdict import name_of, status_for
@@ -42,3 +44,18 @@ def test_status_for_decision_names_the_verdict(decision: Decision, status: str):
 def test_status_for_any_rejection_but_no_change_is_bad(code: ReasonCode):
     name = name_of(status_for(decided(Verdict.REJECTED, code)))
     assert name.startswith("Bad") or code is ReasonCode.NO_CHANGE
+
+
+@given(
+    st.sampled_from(list(Verdict)),
+    st.lists(st.sampled_from(list(ReasonCode)), max_size=4),
+)
+def test_status_for_is_good_only_when_the_value_is_written_or_already_there(
+    verdict: Verdict, codes: list[ReasonCode]
+):
+    """A legacy optimiser reads `Good` as "my value is in effect": never for a refusal or a wait."""
+    name = name_of(status_for(decided(verdict, *codes)))
+    written = verdict in (Verdict.ACCEPTED, Verdict.RAMPING)
+    already_there = verdict is Verdict.REJECTED and codes == [ReasonCode.NO_CHANGE]
+    assert (name == "Good") == (written or already_there)
+    assert name.startswith("Bad") == (verdict in (Verdict.REJECTED, Verdict.ADVISORY) and not already_there)
