@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import itertools
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -22,7 +23,9 @@ from otgate.client.models import Decision, Proposal, View
 
 @runtime_checkable
 class Engine(Protocol):
-    def propose(self, view: View) -> Iterable[Proposal]: ...
+    """`propose` may also be a coroutine (an engine that awaits a model server)."""
+
+    def propose(self, view: View) -> Iterable[Proposal] | Awaitable[Iterable[Proposal]]: ...
 
 
 @dataclass
@@ -41,7 +44,8 @@ async def run_cycle(engine: Engine, client: AsyncGatewayClient, stats: RunStats)
     stats.cycles += 1
     try:
         view = View(await client.tags(), await client.state())
-        proposals = list(engine.propose(view))
+        answer = engine.propose(view)
+        proposals = list(await answer if inspect.isawaitable(answer) else answer)
         if not proposals:
             await client.heartbeat()
             stats.heartbeats += 1

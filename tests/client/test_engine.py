@@ -54,6 +54,18 @@ async def test_run_cycle_counts_gateway_errors_and_goes_on(engaged: Gateway):
     assert stats.outcomes == {"http_401": 1}
 
 
+class AsyncStepUp:
+    async def propose(self, view: View) -> list[Proposal]:
+        await asyncio.sleep(0)  # e.g. asking a model server
+        current = view.envelopes["LIC-101.RSP"].current_setpoint
+        return [] if current is None else [Proposal("LIC-101.RSP", current + 0.4)]
+
+
+async def test_run_cycle_awaits_an_async_engine(client: AsyncGatewayClient):
+    (decision,) = await run_cycle(AsyncStepUp(), client, RunStats())
+    assert decision.decision == "accepted"
+
+
 async def test_run_engine_stops_after_cycles(client: AsyncGatewayClient):
     stats = await run_engine(StepUp(), client, period_s=0.0, stop=asyncio.Event(), cycles=3)
     assert stats.cycles == 3
