@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from otgate.api.metrics import render_metrics
-from otgate.api.openapi import ERRORS, publish_openapi
+from otgate.api.openapi import error_answers, publish_openapi
 from otgate.api.schemas import (
     MAX_BODY_BYTES,
     Batch,
@@ -120,7 +120,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     @app.post(
         "/v1/recommendations",
         response_model=DecisionsOut,
-        responses=ERRORS(401, 422, 429, 503),
+        responses=error_answers(401, 422, 429, 503),
     )
     async def recommend(request: Request) -> DecisionsOut:
         name, engine = authenticate(request)
@@ -144,7 +144,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
             ]
         )
 
-    @app.post("/v1/heartbeat", responses=ERRORS(401, 429))
+    @app.post("/v1/heartbeat", responses=error_answers(401, 429))
     async def heartbeat(request: Request) -> dict[str, str]:
         """An engine with nothing to propose says it is alive, so it is not taken for silent."""
         name, engine = authenticate(request)
@@ -152,7 +152,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         gateway.heartbeat_from(name)
         return {"status": "ok"}
 
-    @app.get("/v1/tags", response_model=TagsOut, responses=ERRORS(401, 503))
+    @app.get("/v1/tags", response_model=TagsOut, responses=error_answers(401, 503))
     async def tags(request: Request) -> dict[str, Any]:
         name, engine = authenticate(request)
         record_read(request, name, engine)
@@ -161,7 +161,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
             "readable": readable(gateway, engine),
         }
 
-    @app.get("/v1/state", response_model=StateOut, responses=ERRORS(401, 503))
+    @app.get("/v1/state", response_model=StateOut, responses=error_answers(401, 503))
     async def state(request: Request) -> dict[str, Any]:
         name, engine = authenticate(request)
         record_read(request, name, engine)
@@ -191,7 +191,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", responses=ERRORS(401))
+    @app.get("/metrics", responses=error_answers(401))
     async def metrics(request: Request) -> Response:
         expected = gateway.plant.config.gateway.metrics_token_sha256
         if expected is None or not hmac.compare_digest(_bearer_digest(request), expected):

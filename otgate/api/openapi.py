@@ -2,7 +2,7 @@
 
 FastAPI derives most of it from the routes. Two things it cannot see are added here: the recommendation
 body (the handler parses it by hand, strict JSON first, so FastAPI publishes none) and the error answers
-(raised as `ApiError`, so the routes declare them through `ERRORS`). The listener serves no document;
+(raised as `ApiError`, so the routes declare them through `error_answers`). The listener serves no document;
 engines get it from the repository or from `otgate openapi`.
 """
 
@@ -31,7 +31,7 @@ DESCRIPTION = (
 )
 
 
-def ERRORS(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The error answers of one route, each with the one error body shape."""
     return {status: {"model": ErrorOut, "description": ERROR_MEANINGS[status]} for status in statuses}
 
