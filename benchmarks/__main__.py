@@ -23,6 +23,8 @@ from benchmarks import (
     flood,
     hil_suite,
     hmi_flood,
+    mcp_propose,
+    opcua_northbound,
     scan_scaling,
     sim_speed,
     validate_bench,
@@ -52,6 +54,12 @@ RUNNERS: dict[str, Runner] = {
     "flood": lambda tiny: asyncio.run(flood.run(flood.TINY if tiny else flood.Size())),
     "hmi_under_flood": lambda tiny: asyncio.run(
         hmi_flood.run_figures(hmi_flood.TINY if tiny else hmi_flood.Size())
+    ),
+    "opcua_northbound": lambda tiny: asyncio.run(
+        opcua_northbound.run(opcua_northbound.TINY if tiny else opcua_northbound.Size())
+    ),
+    "mcp_propose": lambda tiny: asyncio.run(
+        mcp_propose.run(mcp_propose.TINY if tiny else mcp_propose.Size())
     ),
 }
 

@@ -35,6 +35,8 @@ FIGURES = (
     "hil_suite",
     "hmi_under_flood",
     "flood",
+    "opcua_northbound",
+    "mcp_propose",
 )
 RATE_UNITS = frozenset({"records/s", "x realtime", "proposals/s"})
 

@@ -17,6 +17,8 @@ from benchmarks import (
     flood,
     hil_suite,
     hmi_flood,
+    mcp_propose,
+    opcua_northbound,
     scan_scaling,
     sim_speed,
     validate_bench,
@@ -34,6 +36,8 @@ MODULES: dict[str, ModuleType] = {
     "hil_suite": hil_suite,
     "hmi_under_flood": hmi_flood,
     "flood": flood,
+    "opcua_northbound": opcua_northbound,
+    "mcp_propose": mcp_propose,
 }
 UNITS = {"us": "µs", "x realtime": "× real time"}
 

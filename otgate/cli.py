@@ -18,10 +18,12 @@ from typing import Any
 import otgate
 from hil.cli import add_hil_commands
 from otgate.audit_cli import add_audit_commands
+from otgate.client.cli import add_engine_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
 from otgate.evidence_cli import add_evidence_command
+from otgate.mcp_door.cli import add_mcp_commands
 from otgate.selftest_cli import add_selftest_command
 
 PLANTS = ("tank", "cstr", "ricker")
@@ -115,6 +117,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from otgate.demo import main as demo
 
     return demo(args.plant, args.duration, args.data_dir, args.json)
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from otgate.api.openapi import render_openapi
+
+    document = render_openapi()
+    if args.out is None:
+        print(document, end="")
+    else:
+        args.out.write_text(document)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(handler=cmd_sim)
 
+    openapi = commands.add_parser("openapi", help="write the AI-facing API's OpenAPI document")
+    openapi.add_argument("--out", type=Path, help="write here (docs/openapi.json) instead of stdout")
+    openapi.set_defaults(handler=cmd_openapi)
+
+    add_engine_commands(commands)
+    add_mcp_commands(commands)
     add_audit_commands(commands)
     add_hil_commands(commands)
     add_evidence_command(commands)

@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 
+from otgate.api.schemas import ModelInfo
 from otgate.audit_store import AuditStore
+from otgate.client import AsyncGatewayClient, run_engine
 from otgate.config_file import LoadedConfig, load_config_file
 from otgate.core.config import Protocol
 from otgate.demo_engine import DemoEngine
@@ -94,8 +96,11 @@ async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say:
             say(f"AI API     {service.api_url}/v1/recommendations   (engine token {token})")
             say(f"HMI        {service.hmi_url}/hmi   (operator / demo-operator)")
             say(f"audit      {data_dir / 'audit.sqlite3'}")
-            engine = DemoEngine(service.api_url, token)
-            engine_task = asyncio.create_task(engine.run(stop))
+            engine = DemoEngine()
+            client = AsyncGatewayClient(
+                service.api_url, token, model=ModelInfo(name=engine.name, version="1.0")
+            )
+            engine_task = asyncio.create_task(run_engine(engine, client, period_s=2.0, stop=stop))
             with contextlib.suppress(TimeoutError):  # a signal during the warm-up skips the engage
                 await asyncio.wait_for(stop.wait(), ENGAGE_AFTER_S)
             if not stop.is_set():
@@ -105,6 +110,7 @@ async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say:
                 await asyncio.wait_for(stop.wait(), duration_s)
             stop.set()
             await engine_task
+            await client.aclose()
             counters = service.gateway.counters
         sim_stop.set()
         await ticking

@@ -149,9 +149,7 @@ class Gateway:
     def current_snapshot(self) -> Snapshot:
         s = self.snapshot
         queued = self._queued_moves() if s.forecast is not None else {}
-        return Snapshot(
-            s.taken_at, s.values, s.bad_quality, s.plc_available, self.loop_modes(), s.forecast, queued
-        )
+        return replace(s, loop_modes=self.loop_modes(), queued=queued)
 
     def _queued_moves(self) -> dict[str, float]:
         """Per setpoint: moves decided but not yet in this scan's readings (queued writes and ramps of every
@@ -525,7 +523,9 @@ class Gateway:
             self.clear_alarm(f"PLC_LINK_LOST:{plc_name}")
         self.memory.observe(values, bad, now)
         forecast = self.memory.forecast(values, bad, now)
-        self.snapshot = Snapshot(now, values, frozenset(bad), up, self.loop_modes(), forecast)
+        self.snapshot = Snapshot(
+            now, values, frozenset(bad), up, self.loop_modes(), forecast, stamped_at=self.clock.now()
+        )
 
     def _link_lost(self, plc_name: str, detail: str, now: float) -> None:
         code = f"PLC_LINK_LOST:{plc_name}"
@@ -812,6 +812,12 @@ class Gateway:
 
         False when the trail cannot record; the gateway has then already closed the AI path."""
         return self._audit(kind, f"operator:{user}", data) >= 0
+
+    def record_engine_read(self, engine: str, data: dict[str, Any]) -> bool:
+        """An engine's read of the plant (for engines configured with `audit_reads`) into the trail.
+
+        False when the trail cannot record; the gateway has then already closed the AI path."""
+        return self._audit(AuditKind.ENGINE_READ, f"engine:{engine}", data) >= 0
 
     def recover(self) -> int:
         """After a start: remember the recommendation ids of the replay window from the trail, so a

@@ -33,6 +33,7 @@ from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
 from otgate.gateway import FALLBACK_DEADLINE_SCANS, GATEWAY, REMOTE_MODES, Gateway
+from otgate.opcua_northbound.server import NorthboundServer
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
@@ -119,6 +120,7 @@ class GatewayService:
         self.hmi_port = config.gateway.hmi.port if hmi_port is None else hmi_port
         self.api: Listener | None = None
         self.hmi: Listener | None = None
+        self.northbound: NorthboundServer | None = None
         self._scanning: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -152,6 +154,11 @@ class GatewayService:
         self.api = await start_listener(
             create_ai_app(self.gateway), gateway.api.host, self.api_port, gateway.api
         )
+        if config.gateway.opcua_northbound is not None:
+            # Relative certificate paths in the northbound settings are taken from the config file's folder.
+            base = Path(self.loaded.path).parent
+            self.northbound = NorthboundServer(self.gateway, config.gateway.opcua_northbound, base)
+            await self.northbound.start()
         self._scanning = asyncio.create_task(self._scan_forever())
 
     async def _scan_forever(self) -> None:
@@ -200,6 +207,9 @@ class GatewayService:
         with contextlib.suppress(Exception):  # stopping must go on whatever the release met
             await self.release_loops()
         self._stop.set()
+        if self.northbound is not None:
+            with contextlib.suppress(Exception):
+                await self.northbound.stop()
         if self._scanning is not None:
             self._scanning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -246,6 +256,8 @@ async def run_until_signalled(loaded: LoadedConfig, data_dir: Path) -> None:
             f"otgate {loaded.config.plant}: AI API {service.api_url}  HMI {service.hmi_url}  (all loops in fallback)",
             flush=True,
         )
+        if service.northbound is not None:
+            print(f"otgate {loaded.config.plant}: OPC UA northbound {service.northbound.url}", flush=True)
         await stop.wait()
         print("otgate: stopping; every loop back to conventional control", flush=True)
     c = service.gateway.counters

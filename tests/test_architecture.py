@@ -97,6 +97,8 @@ def test_no_eval_or_exec_anywhere(path: Path):
         ("pymodbus", {"modbus"}),
         ("asyncua", {"opcua"}),
         ("fastapi", {"api"}),
+        ("mcp", {"mcp_door"}),
+        ("mcp_types", {"mcp_door"}),
     ],
 )
 def test_io_library_imported_only_in_its_adapter(library: str, allowed: set[str]):

@@ -27,6 +27,11 @@ ALLOWED = {
     # The demo engine is an AI engine, not the gateway: it stamps `issued_at` with its own wall clock,
     # exactly as a real engine does.
     ROOT / "otgate" / "demo_engine.py": "an engine's own issued_at stamp",
+    # The client SDK runs in an engine's process: it stamps `issued_at` with the engine's own clock.
+    ROOT / "otgate" / "client" / "connection.py": "an engine's own issued_at stamp",
+    ROOT / "otgate" / "client" / "models.py": "an engine's own issued_at stamp",
+    # The site self-test stamps its report and its trail record (its durations run on the loop's clock).
+    ROOT / "otgate" / "selftest_cli.py": "the self-test report's stamps",
     # The reconnect back-off's default clock argument (the gateway passes its own in tests and HIL).
     ROOT / "otgate" / "field" / "backoff.py": "default monotonic clock of the back-off",
 }

@@ -21,17 +21,21 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from otgate.api.metrics import render_metrics
+from otgate.api.openapi import error_answers, publish_openapi
 from otgate.api.schemas import (
     MAX_BODY_BYTES,
     Batch,
     DecisionOut,
     DecisionsOut,
     Heartbeat,
+    Range,
     ReasonOut,
     Recommendation,
+    StateOut,
+    TagsOut,
     epoch,
 )
-from otgate.core.config import Engine
+from otgate.core.config import Autonomy, Engine
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
 from otgate.core.text import visible
@@ -80,6 +84,7 @@ def error_response(
 def create_ai_app(gateway: Gateway) -> FastAPI:
     # No public OpenAPI document: every route but /healthz needs a credential (docs/API.md describes it).
     app = FastAPI(title="otgate AI-facing API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    app.openapi = publish_openapi(app)  # type: ignore[method-assign]
     buckets: dict[str, TokenBucket] = {}
 
     @app.exception_handler(ApiError)
@@ -110,7 +115,18 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
             gateway.note_refusal(name)
             raise ApiError(429, "rate_limited", headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
-    @app.post("/v1/recommendations", response_model=DecisionsOut)
+    def record_read(request: Request, name: str, engine: Engine) -> None:
+        if not engine.audit_reads:
+            return
+        tool = request.headers.get("x-otgate-tool", "")[:64]  # which MCP tool asked, when one did
+        if not gateway.record_engine_read(name, {"path": request.url.path, "tool": tool or None}):
+            raise ApiError(503, "audit_unavailable")
+
+    @app.post(
+        "/v1/recommendations",
+        response_model=DecisionsOut,
+        responses=error_answers(401, 422, 429, 503),
+    )
     async def recommend(request: Request) -> DecisionsOut:
         name, engine = authenticate(request)
         require_json(request)
@@ -129,12 +145,13 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
                     reasons=[ReasonOut(code=r.code.value, detail=r.detail) for r in a.decision.reasons],
                     written_value=a.decision.value,
                     audit_seq=a.audit_seq,
+                    admissible=_range(a.decision.admissible),
                 )
                 for a in answers
             ]
         )
 
-    @app.post("/v1/heartbeat")
+    @app.post("/v1/heartbeat", responses=error_answers(401, 429))
     async def heartbeat(request: Request) -> dict[str, str]:
         """An engine with nothing to propose says it is alive, so it is not taken for silent."""
         name, engine = authenticate(request)
@@ -151,22 +168,24 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         gateway.heartbeat_from(name, sent_at)
         return {"status": "ok"}
 
-    @app.get("/v1/tags")
+    @app.get("/v1/tags", response_model=TagsOut, responses=error_answers(401, 503))
     async def tags(request: Request) -> dict[str, Any]:
-        _name, engine = authenticate(request)
+        name, engine = authenticate(request)
+        record_read(request, name, engine)
         return {
-            "writable": [envelope(gateway, tag) for tag in engine.writes],
+            "writable": [envelope(gateway, tag, engine) for tag in engine.writes],
             "readable": readable(gateway, engine),
         }
 
-    @app.get("/v1/state")
+    @app.get("/v1/state", response_model=StateOut, responses=error_answers(401, 503))
     async def state(request: Request) -> dict[str, Any]:
         name, engine = authenticate(request)
+        record_read(request, name, engine)
         snapshot = gateway.snapshot
         visible = set(engine.reads) | {gateway.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
         loops = {gateway.plant.loop_by_setpoint[t][0] for t in engine.writes}
         return {
-            "at": snapshot.taken_at if math.isfinite(snapshot.taken_at) else None,
+            "at": snapshot.stamped_at if math.isfinite(snapshot.stamped_at) else None,
             "plc_available": snapshot.plc_available,
             "values": {
                 t: snapshot.values[t]
@@ -190,7 +209,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics")
+    @app.get("/metrics", responses=error_answers(401))
     async def metrics(request: Request) -> Response:
         expected = gateway.plant.config.gateway.metrics_token_sha256
         if expected is None or not hmac.compare_digest(_bearer_digest(request), expected):
@@ -315,7 +334,7 @@ def to_proposal(item: Recommendation, engine: str) -> Proposal:
     )
 
 
-def envelope(gateway: Gateway, tag_name: str) -> dict[str, Any]:
+def envelope(gateway: Gateway, tag_name: str, engine: Engine | None = None) -> dict[str, Any]:
     """What a well-behaved engine needs to stay inside the rules: limits, moves, rates and where the PLC is."""
     tag = gateway.plant.config.tags[tag_name]
     rules = tag.setpoint
@@ -334,7 +353,7 @@ def envelope(gateway: Gateway, tag_name: str) -> dict[str, Any]:
         },
         "deadband": rules.deadband,
         "min_write_interval_s": rules.min_write_interval_s,
-        "autonomy": rules.autonomy.value,
+        "autonomy": rules.autonomy.capped(engine.max_autonomy if engine else Autonomy.AUTONOMOUS).value,
         "current_setpoint": gateway.snapshot.values.get(loop.working_sp),
         "loop": loop_name,
         "mode": gateway.loops[loop_name].state.mode.value,
@@ -344,3 +363,7 @@ def envelope(gateway: Gateway, tag_name: str) -> dict[str, Any]:
 def readable(gateway: Gateway, engine: Engine) -> list[dict[str, Any]]:
     tags = gateway.plant.config.tags
     return [{"tag": name, "unit": tags[name].unit, "kind": tags[name].kind.value} for name in engine.reads]
+
+
+def _range(interval: tuple[float, float] | None) -> Range | None:
+    return None if interval is None else Range(lo=interval[0], hi=interval[1])

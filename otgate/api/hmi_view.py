@@ -45,8 +45,11 @@ class Trends:
         good = {k: v for k, v in snapshot.values.items() if k not in snapshot.bad_quality}
         for name, loop in gateway.plant.config.loops.items():
             series = self.points.setdefault(name, deque(maxlen=TREND_POINTS))
-            series.append((snapshot.taken_at, _finite(good.get(loop.pv)), _finite(good.get(loop.working_sp))))
-            while series and snapshot.taken_at - series[0][0] > TREND_WINDOW_S:
+            # Plotted against the wall clock (people read dates); kept for the window on the same clock.
+            series.append(
+                (snapshot.stamped_at, _finite(good.get(loop.pv)), _finite(good.get(loop.working_sp)))
+            )
+            while series and snapshot.stamped_at - series[0][0] > TREND_WINDOW_S:
                 series.popleft()
         return True
 
@@ -210,7 +213,7 @@ def plant_view(gateway: Gateway, recent: RecentTraffic, now: float) -> dict[str,
     snapshot = gateway.snapshot
     return {
         "plant": gateway.plant.config.plant,
-        "at": snapshot.taken_at if math.isfinite(snapshot.taken_at) else None,
+        "at": snapshot.stamped_at if math.isfinite(snapshot.stamped_at) else None,
         "plc_available": snapshot.plc_available,
         "loops": loop_views(gateway, recent),
         "approvals": approval_views(gateway, now),

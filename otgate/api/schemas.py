@@ -54,21 +54,102 @@ class Batch(WireModel):
     recommendations: Annotated[list[Recommendation], Field(min_length=1)]
 
 
-class ReasonOut(BaseModel):
+class AnswerModel(BaseModel):
+    """What the gateway answers. Frozen; unknown fields are ignored (not forbidden) so that a client built
+    on these models keeps working against a newer gateway that adds a field."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class ReasonOut(AnswerModel):
     code: str
     detail: str
 
 
-class DecisionOut(BaseModel):
+class Range(AnswerModel):
+    lo: float
+    hi: float
+
+
+class DecisionOut(AnswerModel):
     id: str
     decision: Literal["accepted", "ramping", "rejected", "pending_approval", "advisory"]
     reasons: list[ReasonOut]
     written_value: float | None
     audit_seq: int
+    # The setpoints the look-ahead admits now, within the hard limits (plants with process models).
+    admissible: Range | None = None
 
 
-class DecisionsOut(BaseModel):
+class DecisionsOut(AnswerModel):
     decisions: list[DecisionOut]
+
+
+class ErrorOut(AnswerModel):
+    """Every error: a code and a correlation id (the details are in the gateway's log, never here)."""
+
+    error: str
+    id: str
+    fields: list[dict[str, object]] | None = None
+
+
+class UpDown(AnswerModel):
+    up: float
+    down: float
+
+
+class BudgetOut(AnswerModel):
+    max_change: float
+    window_s: float
+
+
+class EnvelopeOut(AnswerModel):
+    """One setpoint an engine may write and the rules it will be judged by."""
+
+    tag: str
+    unit: str
+    limits: Range
+    max_move: UpDown
+    rate_per_s: UpDown
+    change_budget: BudgetOut
+    deadband: float
+    min_write_interval_s: float
+    autonomy: Literal["advisory", "supervised", "autonomous"]  # the tag's, capped by the engine's own
+    current_setpoint: float | None
+    loop: str
+    mode: str
+
+
+class ReadableOut(AnswerModel):
+    tag: str
+    unit: str
+    kind: str
+
+
+class TagsOut(AnswerModel):
+    writable: list[EnvelopeOut]
+    readable: list[ReadableOut]
+
+
+class LoopOut(AnswerModel):
+    mode: str
+    latched: bool
+
+
+class AlarmOut(AnswerModel):
+    code: str
+    priority: str
+    count: int
+
+
+class StateOut(AnswerModel):
+    at: float | None  # UTC epoch seconds of the scan the values come from; null before the first
+    plc_available: bool
+    values: dict[str, float]
+    loops: dict[str, LoopOut]
+    alarms: list[AlarmOut]
+    # This engine's measured clock offset in seconds (positive: behind the gateway), null until known.
+    clock_offset_s: float | None = None
 
 
 def epoch(moment: datetime) -> float:

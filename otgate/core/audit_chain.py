@@ -71,6 +71,7 @@ class AuditKind(StrEnum):
     APPROVAL = "approval"
     LOGIN = "login"
     SELFTEST = "selftest"  # a signed site acceptance self-test report (otgate selftest)
+    ENGINE_READ = "engine_read"
 
 
 @dataclass(frozen=True, slots=True)

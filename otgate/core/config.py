@@ -160,6 +160,11 @@ class Autonomy(StrEnum):
     SUPERVISED = "supervised"  # written only after an operator approves it
     AUTONOMOUS = "autonomous"  # written when every rule passes
 
+    def capped(self, ceiling: Autonomy) -> Autonomy:
+        """The lower of the two: a tag's autonomy as one engine may use it."""
+        order = (Autonomy.ADVISORY, Autonomy.SUPERVISED, Autonomy.AUTONOMOUS)
+        return min(self, ceiling, key=order.index)
+
 
 class RatePolicy(StrEnum):
     REJECT = "reject"
@@ -356,6 +361,11 @@ class Engine(Model):
     allowed_model_digests: list[Annotated[str, Field(pattern=SHA256_HEX)]] | None = None
     description: str = ""
     monitor: EngineMonitor = EngineMonitor()
+    # The most this engine may do with any tag, whatever the tag allows: an LLM agent's door (otgate mcp)
+    # is capped at `supervised`, so each of its setpoints waits for an operator.
+    max_autonomy: Autonomy = Autonomy.AUTONOMOUS
+    # Record this engine's reads (GET /v1/tags, /v1/state) in the audit trail too, not only its proposals.
+    audit_reads: bool = False
 
 
 class Role(StrEnum):
@@ -378,6 +388,55 @@ class Listener(Model):
     request_timeout_s: PositiveFloat = 10.0
 
 
+class NorthboundClient(Model):
+    """One legacy optimiser allowed onto the OPC UA northbound server, and the engine it speaks as.
+
+    Known by its application certificate (pinned), by a user name and password (Argon2id hash, over a
+    secured channel only), or by both (then the session needs both)."""
+
+    engine: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    certificate: str | None = None  # the client's application certificate (DER or PEM)
+    user: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    password_hash: Annotated[str, Field(min_length=20)] | None = None
+
+    @model_validator(mode="after")
+    def _check_identity(self) -> Self:
+        if (self.user is None) != (self.password_hash is None):
+            raise ValueError("user and password_hash go together")
+        if self.certificate is None and self.user is None:
+            raise ValueError("a northbound client needs a certificate, a user, or both")
+        return self
+
+
+class OpcUaNorthbound(Model):
+    """An OPC UA server for legacy optimisers: reads come from the latest scan; a write to a setpoint is a
+    recommendation from the engine its client certificate is bound to (docs/INTEGRATION.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(4841, ge=0, le=65535)
+    security_policy: Literal["Basic256Sha256", "None"] = "Basic256Sha256"
+    security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    certificate: str | None = None  # the gateway's northbound server certificate and key
+    private_key: str | None = None
+    clients: list[NorthboundClient] = Field(default_factory=list)
+    # Sessions without a client certificate are refused unless this names the engine they speak as
+    # (and then only on a `security_policy: None` endpoint, for loopback tests and demos).
+    anonymous_engine: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")] | None = None
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Self:
+        if self.security_policy == "None" and self.anonymous_engine is None:
+            raise ValueError("security_policy None admits anonymous sessions only: name anonymous_engine")
+        if self.security_policy != "None" and not (self.certificate and self.private_key):
+            raise ValueError(f"security_policy {self.security_policy} needs certificate and private_key")
+        if self.security_policy == "None" and any(c.user for c in self.clients):
+            raise ValueError("user names and passwords need a secured endpoint, not security_policy None")
+        users = [c.user for c in self.clients if c.user]
+        if len(users) != len(set(users)):
+            raise ValueError("each northbound user name binds one engine")
+        return self
+
+
 class GatewaySettings(Model):
     scan_interval_s: PositiveFloat = 1.0
     heartbeat_period_s: PositiveFloat = 1.0
@@ -398,6 +457,7 @@ class GatewaySettings(Model):
     max_plc_writes_per_s: PositiveFloat = 20.0
     # `sha256:` of the bearer token a metrics scraper presents on GET /metrics; unset: /metrics is refused.
     metrics_token_sha256: Annotated[str, Field(pattern=SHA256_HEX)] | None = None
+    opcua_northbound: OpcUaNorthbound | None = None  # off unless configured
 
 
 # --------------------------------------------------------------------------------------------------- plant
@@ -591,6 +651,16 @@ def _engine_problems(config: PlantConfig) -> list[Problem]:
         for index, ref in enumerate(engine.reads):
             if ref not in config.tags:
                 problems.append(Problem(("engines", engine_name, "reads", index), f"unknown tag '{ref}'"))
+    northbound = config.gateway.opcua_northbound
+    if northbound is not None:
+        bound: list[tuple[tuple[str | int, ...], str]] = [
+            (("clients", i, "engine"), c.engine) for i, c in enumerate(northbound.clients)
+        ]
+        if northbound.anonymous_engine is not None:
+            bound.append((("anonymous_engine",), northbound.anonymous_engine))
+        for where, name in bound:
+            if name not in config.engines:
+                problems.append(Problem(("gateway", "opcua_northbound", *where), f"unknown engine '{name}'"))
     return problems
 
 

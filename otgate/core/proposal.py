@@ -6,6 +6,7 @@ current time is always an argument, never read here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ class Snapshot:
     loop_modes: Mapping[str, LoopMode] = field(default_factory=dict)
     forecast: Forecast | None = None  # where the constrained variables are going (predictive plants)
     queued: Mapping[str, float] = field(default_factory=dict)  # per input: moves decided, not yet seen
+    stamped_at: float = math.nan  # wall-clock time of the read, for people (taken_at is monotonic)
 
 
 @dataclass(frozen=True, slots=True)

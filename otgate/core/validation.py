@@ -161,7 +161,8 @@ def _validate(
     if tag.kind is not TagKind.SETPOINT or tag.setpoint is None:
         reasons += check_writable(tag)
         return _rejected(proposal, reasons + list(check_finite(proposal.value)))
-    autonomy = tag.setpoint.autonomy if at_submission else Autonomy.AUTONOMOUS
+    ceiling = engine.max_autonomy if engine is not None else Autonomy.ADVISORY
+    autonomy = tag.setpoint.autonomy.capped(ceiling) if at_submission else Autonomy.AUTONOMOUS
     grace_s = plant.write_period_s if at_submission else 0.0
     check = _SetpointCheck(tag, autonomy, grace_s, not at_submission, LoopMode.AI)
     return _validate_setpoint(proposal, check, snapshot, plant, history, now, reasons)

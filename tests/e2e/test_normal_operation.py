@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from otgate.api.ai import envelope, parse_recommendations, to_proposal
+from otgate.client import Envelope
 from otgate.core.modes import LoopMode
 from otgate.demo_engine import DemoEngine
 from tests.e2e.harness import Harness, running
@@ -24,10 +25,11 @@ PROPOSE_EVERY_SCANS = 2
 
 
 def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
-    envelopes = [envelope(h.gateway, tag) for tag in h.gateway.plant.config.engines["optimizer"].writes]
-    bodies = [b for b in (engine.propose(e, cycle) for e in envelopes) if b is not None]
-    for body in bodies:
-        body["issued_at"] = datetime.fromtimestamp(h.clock.now(), UTC).isoformat()  # the simulated clock
+    writes = h.gateway.plant.config.engines["optimizer"].writes
+    envelopes = [Envelope.model_validate(envelope(h.gateway, tag)) for tag in writes]
+    proposals = [p for p in (engine.step(e, cycle) for e in envelopes) if p is not None]
+    now = datetime.fromtimestamp(h.clock.now(), UTC)  # the simulated clock
+    bodies = [p.to_recommendation(None, now).model_dump(mode="json", exclude_none=True) for p in proposals]
     if not bodies:
         h.gateway.heartbeat_from("optimizer")  # at its optimum: nothing to move, still alive
         return
@@ -38,7 +40,7 @@ def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("plant", ["tank", "cstr", "ricker"])
 async def test_normal_operation_never_falls_back(plant: str, tmp_path: Path):
-    engine = DemoEngine("http://unused", "unused", misbehave=False)
+    engine = DemoEngine(misbehave=False)
     async with running(plant, tmp_path, seed=11) as h:
         await h.engage()
         ticks = int(HOURS * 3600)
@@ -46,7 +48,6 @@ async def test_normal_operation_never_falls_back(plant: str, tmp_path: Path):
             if tick % PROPOSE_EVERY_SCANS == 0:
                 propose(h, engine, tick // PROPOSE_EVERY_SCANS + 1)
             await h.step()
-        await engine.client.aclose()
         modes = {name: runtime.state.mode for name, runtime in h.gateway.loops.items()}
         anomalies = [r.data for r in h.gateway.audit.records() if r.kind == "anomaly"]
         assert anomalies == []

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from otgate.api.ai import envelope, parse_recommendations, to_proposal
+from otgate.client import Envelope
 from otgate.config_file import load_config
 from otgate.core.config import Access, ModbusAddress, ModbusTable, PlantConfig
 from otgate.core.modes import ModeEvent
@@ -135,10 +136,11 @@ class RegisterMap:
 
 
 def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
-    envelopes = [envelope(h.gateway, tag) for tag in h.gateway.plant.config.engines["optimizer"].writes]
-    bodies = [b for b in (engine.propose(e, cycle) for e in envelopes) if b is not None]
-    for body in bodies:
-        body["issued_at"] = datetime.fromtimestamp(h.clock.now(), UTC).isoformat()
+    writes = h.gateway.plant.config.engines["optimizer"].writes
+    envelopes = [Envelope.model_validate(envelope(h.gateway, tag)) for tag in writes]
+    proposals = [p for p in (engine.step(e, cycle) for e in envelopes) if p is not None]
+    now = datetime.fromtimestamp(h.clock.now(), UTC)
+    bodies = [p.to_recommendation(None, now).model_dump(mode="json", exclude_none=True) for p in proposals]
     if not bodies:
         h.gateway.heartbeat_from("optimizer")
         return
@@ -152,7 +154,7 @@ def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
 async def test_full_run_sends_only_configured_function_codes_units_and_registers(
     plant: str, tmp_path: Path
 ) -> None:
-    engine = DemoEngine("http://unused", "unused", misbehave=False)
+    engine = DemoEngine(misbehave=False)
     async with running(plant, tmp_path, seed=11) as h:
         recorder = WireRecorder(h.runtime.modbus.port)
         relay = await asyncio.start_server(recorder.handle, "127.0.0.1", 0)
@@ -169,7 +171,6 @@ async def test_full_run_sends_only_configured_function_codes_units_and_registers
             h.gateway.operator_action("operator", loops, ModeEvent.MANUAL, "test")
             await h.step(5)
         finally:
-            await engine.client.aclose()
             for link in h.gateway.links.values():
                 await link.close()
             relay.close()
