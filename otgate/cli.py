@@ -23,6 +23,7 @@ from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
 from otgate.evidence_cli import add_evidence_command
+from otgate.identify_cli import add_identify_command
 from otgate.mcp_door.cli import add_mcp_commands
 from otgate.selftest_cli import add_selftest_command
 
@@ -238,8 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(handler=cmd_sim)
 
-    openapi = commands.add_parser("openapi", help="write the AI-facing API's OpenAPI document")
-    openapi.add_argument("--out", type=Path, help="write here (docs/openapi.json) instead of stdout")
+    openapi = command(
+        commands,
+        "openapi",
+        "write the AI-facing API's OpenAPI document",
+        "Write the complete OpenAPI document of the AI-facing API (recommendation body, typed /v1/tags\n"
+        "and /v1/state, every error answer). The listener itself serves none.",
+        "otgate openapi --out docs/openapi.json",
+    )
+    openapi.add_argument("--out", type=Path, help="write here instead of stdout (default: stdout)")
     openapi.set_defaults(handler=cmd_openapi)
 
     add_engine_commands(commands)
@@ -248,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_hil_commands(commands)
     add_evidence_command(commands)
     add_selftest_command(commands)
+    add_identify_command(commands)
     return parser
 
 

@@ -178,29 +178,67 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 
 def add_evidence_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    evidence = commands.add_parser("evidence", help="write the requirement-by-requirement evidence pack")
+    evidence = commands.add_parser(
+        "evidence",
+        help="write the requirement-by-requirement evidence pack",
+        description=(
+            "Write the commissioning evidence pack (evidence.json and evidence.html): for every requirement,\n"
+            "what proves it and the latest result, from test and HIL JUnit, benchmark figures, the configs'\n"
+            "check and hash, and the audit trail's verification; every requirement nothing proves in red."
+        ),
+        epilog="example:\n  otgate evidence --out evidence/ --junit junit.xml --config plant_configs/cstr.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     evidence.add_argument(
         "--out", type=Path, required=True, help="directory for evidence.json and evidence.html"
     )
     evidence.add_argument("--root", type=Path, default=Path("."), help="the project checkout (default: .)")
     evidence.add_argument(
-        "--junit", type=Path, action="append", default=[], help="pytest JUnit XML (repeatable)"
+        "--junit", type=Path, action="append", default=[], help="pytest JUnit XML, repeatable (default: none)"
     )
     evidence.add_argument(
-        "--hil-junit", type=Path, action="append", default=[], help="`otgate hil run --junit` XML"
+        "--hil-junit",
+        type=Path,
+        action="append",
+        default=[],
+        help="`otgate hil run --junit` XML, repeatable (default: none)",
     )
     evidence.add_argument(
         "--bench", type=Path, default=None, help="benchmark results (default benchmarks/results.json)"
     )
     evidence.add_argument(
-        "--config", type=Path, action="append", default=[], help="plant config to hash and check"
+        "--config",
+        type=Path,
+        action="append",
+        default=[],
+        help="plant config to hash and check, repeatable (default: none)",
     )
-    evidence.add_argument("--data-dir", type=Path, default=None, help="verify this data dir's audit trail")
-    evidence.add_argument("--requirements", type=Path, default=None, help="default docs/requirements.yaml")
-    evidence.add_argument("--hazards", type=Path, default=None, help="default docs/hazards.yaml (optional)")
-    evidence.add_argument("--run-tests", action="store_true", help="run pytest now and use its JUnit XML")
-    evidence.add_argument("--pytest-args", default="", help="arguments for --run-tests, e.g. 'tests/core'")
-    evidence.add_argument("--run-hil", action="store_true", help="run the HIL scenario library now")
-    evidence.add_argument("--label", default="", help="a release or site label shown in the pack")
-    evidence.add_argument("--strict", action="store_true", help="exit 1 when any requirement is unproven")
+    evidence.add_argument(
+        "--data-dir", type=Path, default=None, help="verify this data dir's audit trail (default: none)"
+    )
+    evidence.add_argument(
+        "--requirements", type=Path, default=None, help="the requirements (default docs/requirements.yaml)"
+    )
+    evidence.add_argument(
+        "--hazards", type=Path, default=None, help="the hazard list (default docs/hazards.yaml, if present)"
+    )
+    evidence.add_argument(
+        "--run-tests",
+        action="store_true",
+        help="run pytest now and use its JUnit XML (default: collect only)",
+    )
+    evidence.add_argument(
+        "--pytest-args", default="", help="arguments for --run-tests, e.g. 'tests/core' (default: none)"
+    )
+    evidence.add_argument(
+        "--run-hil", action="store_true", help="run the HIL scenario library now (default: collect only)"
+    )
+    evidence.add_argument(
+        "--label", default="", help="a release or site label shown in the pack (default: none)"
+    )
+    evidence.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any requirement is unproven (default: only on a failure)",
+    )
     evidence.set_defaults(handler=cmd_evidence)

@@ -36,6 +36,7 @@ from otgate.core.clock_offset import ClockOffset, applied_offset, estimate_offse
 from otgate.core.codec import is_confirmed
 from otgate.core.config import Loop
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
+from otgate.core.envelope_guard import check_envelope
 from otgate.core.handshake import Action, PlcState, next_action, plc_state
 from otgate.core.modes import Direction, LoopMode, LoopState, ModeEvent, PlcMode, direction, transition
 from otgate.core.monitors import Anomaly, AnomalyCode, MonitorStates
@@ -129,6 +130,7 @@ class Gateway:
         self.alarms = AlarmBoard()
         self.monitors = MonitorStates()
         self.memory = ProcessMemory(plant)  # recent samples for the look-ahead
+        self.outside_envelope: dict[str, float] = {}  # enveloped variable -> since when it is outside
         self._scan_alarms: set[str] = set()
         self.config_file: LoadedConfig | None = None
         self.config_changed: str | None = None
@@ -467,7 +469,11 @@ class Gateway:
         engaged = {n: r.engaged_at for n, r in self.loops.items() if r.engaged_at is not None}
         ai = {n for n, r in self.loops.items() if r.state.mode is LoopMode.AI and r.remote_confirmed}
         view = ScanView(self.current_snapshot(), engaged, ai, up, wall=self.clock.now(), monotonic=now)
-        anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now)
+        snapshot = self.snapshot
+        envelope = check_envelope(
+            self.plant, self.outside_envelope, snapshot.values, snapshot.bad_quality, snapshot.forecast, now
+        )
+        anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now) + envelope
         if any(a.code is AnomalyCode.CLOCK_JUMP for a in anomalies):
             # The gateway's own wall clock stepped: every engine's measured offset is against the old
             # time, and a STALE/FUTURE refusal says nothing about an engine until clocks agree again.

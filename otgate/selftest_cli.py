@@ -126,31 +126,49 @@ async def selftest_main(args: argparse.Namespace) -> int:
 
 
 def add_selftest_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    selftest = commands.add_parser("selftest", help="site acceptance self-test against the config's PLCs")
-    selftest.add_argument("--config", type=Path, required=True)
+    selftest = commands.add_parser(
+        "selftest",
+        help="site acceptance self-test against the config's PLCs",
+        description=(
+            "Site acceptance test against the live PLCs of a config (or the simulator): reachability and\n"
+            "the register map read back and checked; with --allow-plant-actions, the mode handshake, a write\n"
+            "and read-back, and the heartbeat-loss shed. A signed report goes into the audit trail."
+        ),
+        epilog="example:\n  otgate selftest --config plant_configs/tank.yaml --allow-plant-actions --operator engineer",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    selftest.add_argument("--config", type=Path, required=True, help="the plant config of the site")
     selftest.add_argument(
-        "--allow-plant-actions", action="store_true", help="run the steps that write to the PLC"
+        "--allow-plant-actions",
+        action="store_true",
+        help="run the steps that write to the PLC (default: read only)",
     )
     selftest.add_argument(
-        "--operator", help="who runs the plant actions (an operator or engineer of the config)"
+        "--operator", help="who runs the plant actions, an operator or engineer of the config (default: none)"
     )
     selftest.add_argument("--loop", help="the loop for the handshake and shed tests (default: the first)")
     selftest.add_argument(
         "--test-tag", help="the writable tag for write/read-back (default: the loop's setpoint)"
     )
     selftest.add_argument(
-        "--data-dir", type=Path, default=None, help="append the signed report to this audit trail"
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="append the signed report to this audit trail (default: none)",
     )
     selftest.add_argument(
-        "--report", type=Path, default=None, help="also write the signed report here (JSON)"
+        "--report", type=Path, default=None, help="also write the signed report here as JSON (default: none)"
     )
     selftest.add_argument(
-        "--shed-margin-s", type=float, default=None, help="allowance beyond the PLC's timeout"
+        "--shed-margin-s",
+        type=float,
+        default=None,
+        help="allowance beyond the PLC's timeout (default: two PLC scans)",
     )
     selftest.add_argument(
         "--steady-s",
         type=float,
         default=None,
-        help="watch the working setpoint this long before a mode change (1 s)",
+        help="watch the working setpoint this long before a mode change (default 1 s)",
     )
     selftest.set_defaults(handler=cmd_selftest)

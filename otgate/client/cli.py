@@ -23,17 +23,41 @@ TOKEN_ENV = "OTGATE_ENGINE_TOKEN"
 
 
 def add_engine_commands(commands: Any) -> None:
-    engine = commands.add_parser("engine", help="run an AI engine written against otgate.client")
+    engine = commands.add_parser(
+        "engine",
+        help="run an AI engine written against otgate.client",
+        description="Run an AI engine written against the Python SDK (otgate.client) live against a gateway.",
+        epilog="example:\n  export OTGATE_ENGINE_TOKEN=...\n  otgate engine run my_engine:Optimiser --gateway http://127.0.0.1:8000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = engine.add_subparsers(dest="engine_command", required=True)
-    run = actions.add_parser("run", help="run module:Class live against a gateway's AI API")
+    run = actions.add_parser(
+        "run",
+        help="run module:Class live against a gateway's AI API",
+        description=(
+            "Load an Engine class (state in, proposals out) and run it against a gateway's AI API: every\n"
+            "cycle it reads the state, proposes, and hears the decisions; idle cycles send a heartbeat.\n"
+            "The token comes from an environment variable, never the command line."
+        ),
+        epilog="example:\n  export OTGATE_ENGINE_TOKEN=...\n  otgate engine run my_engine:Optimiser --gateway http://127.0.0.1:8000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("engine", help="the engine class, as package.module:Class")
     run.add_argument("--gateway", required=True, help="the AI API's base URL, e.g. http://127.0.0.1:8000")
-    run.add_argument("--token-env", default=TOKEN_ENV, help=f"variable holding the token ({TOKEN_ENV})")
-    run.add_argument("--period", type=float, default=2.0, help="seconds between cycles")
-    run.add_argument("--cycles", type=int, default=None, help="stop after this many cycles")
-    run.add_argument("--app-dir", default=".", help="directory put first on the import path")
-    run.add_argument("--model-name", default=None, help="model name sent with every proposal")
-    run.add_argument("--model-version", default="0")
+    run.add_argument(
+        "--token-env", default=TOKEN_ENV, help=f"variable holding the token (default {TOKEN_ENV})"
+    )
+    run.add_argument("--period", type=float, default=2.0, help="seconds between cycles (default 2)")
+    run.add_argument(
+        "--cycles", type=int, default=None, help="stop after this many cycles (default: run until stopped)"
+    )
+    run.add_argument("--app-dir", default=".", help="directory put first on the import path (default .)")
+    run.add_argument(
+        "--model-name", default=None, help="model name sent with every proposal (default: the class name)"
+    )
+    run.add_argument(
+        "--model-version", default="0", help="model version sent with every proposal (default 0)"
+    )
     run.set_defaults(handler=cmd_engine_run)
 
 

@@ -40,6 +40,8 @@ class AnomalyCode(StrEnum):
     CLOCK_JUMP = "CLOCK_JUMP"
     ENGINE_CLOCK_SKEW = "ENGINE_CLOCK_SKEW"
     CONFIG_CHANGED = "CONFIG_CHANGED"
+    ENVELOPE_EXIT = "ENVELOPE_EXIT"  # a constrained variable outside its operating envelope too long
+    ENVELOPE_APPROACH = "ENVELOPE_APPROACH"  # predicted to leave it soon on its present course
 
 
 @dataclass(frozen=True, slots=True)

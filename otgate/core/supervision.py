@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from otgate.core.config import PlantConfig, TagKind
 from otgate.core.decision import Decision, ReasonCode, Verdict
+from otgate.core.envelope_guard import loops_moving
 from otgate.core.monitors import (
     Anomaly,
     AnomalyCode,
@@ -232,6 +233,8 @@ def affected_loops(plant: Plant, anomaly: Anomaly) -> list[str]:
     code = anomaly.code
     if code in (AnomalyCode.CLOCK_JUMP, AnomalyCode.CONFIG_CHANGED):
         return list(config.loops)
+    if code in (AnomalyCode.ENVELOPE_EXIT, AnomalyCode.ENVELOPE_APPROACH):
+        return loops_moving(plant, anomaly.subject)
     if code is AnomalyCode.PLC_RESTART:
         return [n for n, loop in config.loops.items() if config.tags[loop.sp].plc == anomaly.subject]
     if anomaly.subject in config.loops:

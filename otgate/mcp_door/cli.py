@@ -19,18 +19,33 @@ START = {"X-Otgate-Tool": "mcp-start"}  # names the start-up check's read in the
 
 
 def add_mcp_commands(commands: Any) -> None:
-    mcp = commands.add_parser("mcp", help="MCP server for LLM agents (stdio or streamable HTTP)")
+    mcp = commands.add_parser(
+        "mcp",
+        help="MCP server for LLM agents (stdio or streamable HTTP)",
+        description=(
+            "Serve the gateway to an LLM agent over the Model Context Protocol: tools to list its tags,\n"
+            "read the state, propose a setpoint with a rationale and read a decision. It is just another\n"
+            "engine to the gateway: its own token, its own permissions, every call audited."
+        ),
+        epilog="example:\n  export OTGATE_ENGINE_TOKEN=...\n  otgate mcp --gateway http://127.0.0.1:8000 --transport stdio",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     mcp.add_argument("--gateway", required=True, help="the AI API's base URL, e.g. http://127.0.0.1:8000")
     mcp.add_argument(
-        "--token-env", default=TOKEN_ENV, help=f"variable holding the engine token ({TOKEN_ENV})"
+        "--token-env", default=TOKEN_ENV, help=f"variable holding the engine token (default {TOKEN_ENV})"
     )
-    mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    mcp.add_argument("--host", default="127.0.0.1", help="HTTP only")
-    mcp.add_argument("--port", type=int, default=8765, help="HTTP only; 0 takes any free port")
+    mcp.add_argument(
+        "--transport",
+        choices=["stdio", "http"],
+        default="stdio",
+        help="how the agent connects (default stdio)",
+    )
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP only (default 127.0.0.1)")
+    mcp.add_argument("--port", type=int, default=8765, help="HTTP only; 0 takes any free port (default 8765)")
     mcp.add_argument(
         "--allow-autonomous",
         action="store_true",
-        help="serve even if the engine may write a tag without an operator's approval",
+        help="serve even if the engine may write a tag without an operator's approval (default: refuse)",
     )
     mcp.set_defaults(handler=cmd_mcp)
 

@@ -1,0 +1,164 @@
+"""`otgate identify`: fit the step-response models of a plant config from bump tests, as a control engineer
+does in commissioning: on the simulator (`--sim`), or from a recorded CSV of timestamps and tag values.
+
+Prints each fit with its error and writes a `models:` section to merge into the plant config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from otgate.config_file import ConfigError, load_config_file
+from otgate.core.config import PlantConfig
+from otgate.core.identification import Fit, fit_fopdt
+
+SETTLE_S = 600.0  # let the simulated plant come to rest before the bump
+RECORD_S = 1800.0
+REST_S = 60.0
+BUMP_SHARE = 0.05  # of the setpoint's hard-limit span, unless --bump says otherwise
+
+
+@dataclass(frozen=True)
+class Pair:
+    input: str
+    output: str
+
+
+def pairs_of(config: PlantConfig) -> list[Pair]:
+    """The pairs to identify: the config's own models, else each loop setpoint into each enveloped
+    variable (or, without an envelope, into its own loop's PV)."""
+    if config.models:
+        return [Pair(m.input, m.output) for m in config.models]
+    outputs = list(config.envelope)
+    return [
+        Pair(loop.sp, output)
+        for loop in config.loops.values()
+        for output in (outputs or [loop.pv])
+        if config.tags[loop.sp].access.value == "write"
+    ]
+
+
+def bump_test(config: PlantConfig, plant: str, pair: Pair, bump: float | None, seed: int) -> Fit:
+    """Bump the input's loop on a fresh simulation (its local setpoint, the loop in AUTO as the PLC runs
+    it) and fit the output's response."""
+    from simulator.simulation import Simulation  # the simulator is only needed for --sim
+
+    loop_name = next((n for n, loop in config.loops.items() if loop.sp == pair.input), None)
+    if loop_name is None:
+        raise ValueError(f"{pair.input} is not a loop setpoint: bump it in the plant and use --csv")
+    loop = config.loops[loop_name]
+    rules = config.tags[pair.input].setpoint
+    size = bump if bump is not None else BUMP_SHARE * (rules.limits.hi - rules.limits.lo) if rules else 1.0
+    sim = Simulation(plant, seed=seed, config=config)
+    sim.run(SETTLE_S)
+    start = sim.read_tag(loop.working_sp)
+    target = min(rules.limits.hi, start + size) if rules else start + size
+    u, y = [], []
+    for _ in range(int(REST_S / sim.dt_s)):  # the rest level, measured before the bump
+        sim.tick()
+        u.append(start)
+        y.append(sim.read_tag(pair.output))
+    sim.set_local_setpoint(loop_name, target)
+    for _ in range(int(RECORD_S / sim.dt_s)):
+        sim.tick()
+        u.append(target)
+        y.append(sim.read_tag(pair.output))
+    return fit_fopdt(np.array(u), np.array(y), sim.dt_s, max_dead_time_s=120.0, max_tau_s=RECORD_S / 3)
+
+
+def csv_fit(path: Path, pair: Pair) -> Fit:
+    """Fit from a CSV with a `time_s` column and one column per tag, sampled on a regular grid."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"time_s", pair.input, pair.output} <= set(rows[0]):
+        raise ValueError(f"{path}: needs columns time_s, {pair.input} and {pair.output}")
+    times = np.array([float(r["time_s"]) for r in rows])
+    steps = np.diff(times)
+    if len(steps) == 0 or np.ptp(steps) > 1e-6 * max(1.0, float(steps.mean())):
+        raise ValueError(f"{path}: samples must be on a regular time grid")
+    u = np.array([float(r[pair.input]) for r in rows])
+    y = np.array([float(r[pair.output]) for r in rows])
+    span = float(times[-1] - times[0])
+    return fit_fopdt(u, y, float(steps.mean()), max_dead_time_s=span / 4, max_tau_s=span / 3)
+
+
+def models_yaml(fits: Iterable[tuple[Pair, Fit]]) -> str:
+    lines = ["models:"]
+    for pair, fit in fits:
+        lines.append(
+            f"  - {{input: {pair.input}, output: {pair.output}, gain: {fit.gain:.4g}, "
+            f"tau_s: {fit.tau_s:.3g}, dead_time_s: {fit.dead_time_s:.3g}}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    try:
+        config = load_config_file(args.config).config
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    pairs = [Pair(i, o) for i, o in (p.split(":", 1) for p in args.pair)] if args.pair else pairs_of(config)
+    fits = []
+    for pair in pairs:
+        try:
+            fit = (
+                csv_fit(args.csv, pair)
+                if args.csv
+                else bump_test(config, config.plant, pair, args.bump, args.seed)
+            )
+        except ValueError as error:
+            print(f"otgate identify: {pair.input} -> {pair.output}: {error}", file=sys.stderr)
+            return 1
+        fits.append((pair, fit))
+        print(
+            f"{pair.input} -> {pair.output}: gain {fit.gain:.4g}, tau {fit.tau_s:.3g} s, "
+            f"dead time {fit.dead_time_s:.3g} s (rms {fit.rms:.3g}, explains {100 * fit.explained:.1f} %)",
+            file=sys.stderr,
+        )
+    text = models_yaml(fits)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def add_identify_command(commands: Any) -> None:
+    identify = commands.add_parser(
+        "identify",
+        help="fit the plant's step-response models from bump tests (simulator or CSV)",
+        description=(
+            "Fit first-order-plus-dead-time models (gain, time constant, dead time) from each setpoint or\n"
+            "measured disturbance to each constrained variable, as in commissioning bump tests: on the\n"
+            "simulator (--sim: a bump of each loop's setpoint, the loop as the PLC runs it) or from a recorded\n"
+            "CSV (--csv: a time_s column and one column per tag). Prints each fit with its error and writes a\n"
+            "models: section to merge into the plant config."
+        ),
+        epilog="example:\n  otgate identify --config plant_configs/cstr.yaml --sim",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    identify.add_argument("--config", type=Path, required=True, help="the plant config whose models to fit")
+    source = identify.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sim", action="store_true", help="bump the simulated plant (default: off)")
+    source.add_argument("--csv", type=Path, help="a recorded bump test (default: none)")
+    identify.add_argument(
+        "--pair", action="append", default=[], help="INPUT:OUTPUT to fit, repeatable (default: the config's)"
+    )
+    identify.add_argument(
+        "--bump", type=float, default=None, help="--sim bump size (default: 5 %% of the setpoint's limits)"
+    )
+    identify.add_argument("--seed", type=int, default=1, help="--sim noise seed (default 1)")
+    identify.add_argument(
+        "--out", type=Path, default=None, help="write the models section here (default: stdout)"
+    )
+    identify.set_defaults(handler=cmd_identify)
