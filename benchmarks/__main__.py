@@ -25,6 +25,7 @@ from benchmarks import (
     hmi_flood,
     mcp_propose,
     opcua_northbound,
+    predict_bench,
     scan_scaling,
     sim_speed,
     validate_bench,
@@ -37,6 +38,7 @@ Runner = Callable[[bool], list[Figure]]
 
 RUNNERS: dict[str, Runner] = {
     "validate": lambda tiny: validate_bench.run(validate_bench.TINY if tiny else validate_bench.Size()),
+    "predict": lambda tiny: predict_bench.run(predict_bench.TINY if tiny else predict_bench.Size()),
     "decision_path": lambda tiny: asyncio.run(
         decision_path.run(decision_path.TINY if tiny else decision_path.Size())
     ),

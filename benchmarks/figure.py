@@ -27,6 +27,7 @@ from typing import Any
 
 FIGURES = (
     "validate",
+    "predict",
     "decision_path",
     "scan_scaling",
     "audit",

@@ -19,6 +19,7 @@ from benchmarks import (
     hmi_flood,
     mcp_propose,
     opcua_northbound,
+    predict_bench,
     scan_scaling,
     sim_speed,
     validate_bench,
@@ -28,6 +29,7 @@ from benchmarks.figure import FIGURES, Figure
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 MODULES: dict[str, ModuleType] = {
     "validate": validate_bench,
+    "predict": predict_bench,
     "decision_path": decision_path,
     "scan_scaling": scan_scaling,
     "audit": audit_bench,
