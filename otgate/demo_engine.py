@@ -8,8 +8,9 @@ with the SDK's runner over the AI-facing HTTP API; it never touches the gateway 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
-from otgate.client import Envelope, Proposal, View
+from otgate.client import Decision, Envelope, Proposal, View
 
 # Where each plant's optimiser wants to go (all inside the hard limits): the CSTR toward higher conversion,
 # the Ricker reactor toward lower purge cost (higher pressure, more A in the purge), the tank toward a
@@ -30,6 +31,15 @@ class DemoEngine:
         self.cycle = 0
         self.ids = itertools.count(1)
         self.first_sent: list[Proposal] = []
+        self.sent_tags: dict[str, str] = {}  # proposal id -> tag, to read the decisions' admissible intervals
+        self.admissible: dict[str, tuple[float, float]] = {}  # per tag, the latest the gateway published
+
+    def decided(self, decisions: Sequence[Decision]) -> None:
+        """Keep each setpoint's admissible interval: the next proposals stay inside it."""
+        for decision in decisions:
+            tag = self.sent_tags.pop(decision.id, None)
+            if tag is not None and decision.admissible is not None:
+                self.admissible[tag] = (decision.admissible.lo, decision.admissible.hi)
 
     def propose(self, view: View) -> list[Proposal]:
         self.cycle += 1
@@ -51,6 +61,9 @@ class DemoEngine:
             return None
         lo, hi = envelope.limits.lo, envelope.limits.hi
         target = OPTIMA.get(envelope.tag, (lo + hi) / 2)
+        if envelope.tag in self.admissible:  # where the gateway's look-ahead says the process stays inside
+            low, high = self.admissible[envelope.tag]
+            target = min(max(target, low), high)
         if misbehave and cycle % 13 == 0:
             value, why = hi + 0.1 * (hi - lo), "pushing past the limit for more throughput"  # misbehaviour
         elif misbehave and cycle % 17 == 0:
@@ -65,6 +78,7 @@ class DemoEngine:
             if abs(value - current) <= envelope.deadband:
                 return None
         proposal = Proposal(envelope.tag, round(value, 6), why, id=f"{self.name}-{next(self.ids)}")
+        self.sent_tags[proposal.id or ""] = envelope.tag
         if len(self.first_sent) < 3:
             self.first_sent.append(proposal)
         return proposal

@@ -361,8 +361,18 @@ def envelope(gateway: Gateway, tag_name: str, engine: Engine | None = None) -> d
 
 
 def readable(gateway: Gateway, engine: Engine) -> list[dict[str, Any]]:
-    tags = gateway.plant.config.tags
-    return [{"tag": name, "unit": tags[name].unit, "kind": tags[name].kind.value} for name in engine.reads]
+    tags, envelope = gateway.plant.config.tags, gateway.plant.config.envelope
+    return [
+        {
+            "tag": name,
+            "unit": tags[name].unit,
+            "kind": tags[name].kind.value,
+            "operating_envelope": (
+                {"lo": envelope[name].lo, "hi": envelope[name].hi} if name in envelope else None
+            ),
+        }
+        for name in engine.reads
+    ]
 
 
 def _range(interval: tuple[float, float] | None) -> Range | None:

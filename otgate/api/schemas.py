@@ -120,10 +120,17 @@ class EnvelopeOut(AnswerModel):
     mode: str
 
 
+class Bounds(AnswerModel):
+    lo: float | None
+    hi: float | None
+
+
 class ReadableOut(AnswerModel):
     tag: str
     unit: str
     kind: str
+    # Where the AI may operate this variable (the config's envelope; moves are judged against it).
+    operating_envelope: Bounds | None = None
 
 
 class TagsOut(AnswerModel):

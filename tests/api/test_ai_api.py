@@ -226,3 +226,22 @@ async def test_reload_that_lowers_an_engines_rate_applies_to_its_bucket(
         for k in range(5)
     ]
     assert statuses.count(200) <= 2 and 429 in statuses  # the new burst of 2, not the old 40
+
+
+async def test_get_tags_publishes_the_operating_envelope_of_what_an_engine_reads(tmp_path: Any):
+    from otgate.audit_store import AuditStore
+    from otgate.clock import ManualClock
+    from otgate.core.plant import compile_plant
+    from otgate.field.fake import FakeLink
+    from tests.core.plants import CSTR
+
+    fake = FakeLink(CSTR.config.tags, {"TT-101": 325.0, "TIC-101.SP": 325.0, "TIC-101.MODE": 1.0})
+    with AuditStore(tmp_path, None) as store:
+        gateway = Gateway(compile_plant(CSTR.config), {"plc1": fake}, store, ManualClock(1_800_000_000.0))
+        transport = httpx.ASGITransport(app=create_ai_app(gateway))
+        auth = {"Authorization": "Bearer demo-cstr-engine-token"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            tags = (await http.get("/v1/tags", headers=auth)).json()
+    by_tag = {item["tag"]: item for item in tags["readable"]}
+    assert by_tag["TT-101"]["operating_envelope"] == {"lo": None, "hi": 335.0}
+    assert by_tag["TT-102"]["operating_envelope"] is None

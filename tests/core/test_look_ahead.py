@@ -76,3 +76,32 @@ def test_plant_without_models_has_no_interval():
 
     decision = validate(proposal(650.4), snapshot(), TANK, History(), NOW)
     assert decision.admissible is None
+
+
+def test_demo_engine_keeps_its_target_inside_the_admissible_interval():
+    from otgate.client import Decision, Envelope
+    from otgate.demo_engine import DemoEngine
+
+    engine = DemoEngine(misbehave=False)
+    envelope = Envelope.model_validate(
+        {
+            "tag": TAG,
+            "unit": "K",
+            "limits": {"lo": 315.0, "hi": 330.0},
+            "max_move": {"up": 1.0, "down": 2.0},
+            "rate_per_s": {"up": 0.5, "down": 1.0},
+            "change_budget": {"max_change": 6.0, "window_s": 1800.0},
+            "deadband": 0.002,
+            "min_write_interval_s": 1.0,
+            "autonomy": "autonomous",
+            "loop": "TIC-101",
+            "mode": "ai",
+            "current_setpoint": 328.0,
+        }
+    )
+    first = engine.step(envelope, 1)
+    assert first is not None and first.value == pytest.approx(328.5)  # toward the 329.5 K optimum
+    answer = {"id": first.id, "decision": "rejected", "reasons": [], "written_value": None, "audit_seq": 1}
+    engine.decided([Decision.model_validate({**answer, "admissible": {"lo": 315.0, "hi": 328.2}})])
+    second = engine.step(envelope, 2)
+    assert second is not None and second.value == pytest.approx(328.2)  # no further than admitted
