@@ -38,6 +38,7 @@ from otgate.core.config import Loop
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
 from otgate.core.envelope_guard import check_envelope
 from otgate.core.handshake import Action, PlcState, next_action, plc_state
+from otgate.core.loop_response import check_loop_response
 from otgate.core.modes import Direction, LoopMode, LoopState, ModeEvent, PlcMode, direction, transition
 from otgate.core.monitors import Anomaly, AnomalyCode, MonitorStates
 from otgate.core.plant import Plant, compile_plant
@@ -473,7 +474,9 @@ class Gateway:
         envelope = check_envelope(
             self.plant, self.outside_envelope, snapshot.values, snapshot.bad_quality, snapshot.forecast, now
         )
+        response = check_loop_response(self.plant, self.memory.samples, sorted(ai), now)
         anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now) + envelope
+        anomalies += response
         if any(a.code is AnomalyCode.CLOCK_JUMP for a in anomalies):
             # The gateway's own wall clock stepped: every engine's measured offset is against the old
             # time, and a STALE/FUTURE refusal says nothing about an engine until clocks agree again.

@@ -69,7 +69,8 @@ def bump_test(config: PlantConfig, plant: str, pair: Pair, bump: float | None, s
     sim.set_local_setpoint(loop_name, target)
     for _ in range(int(RECORD_S / sim.dt_s)):
         sim.tick()
-        u.append(target)
+        # The input as the gateway sees it: the working setpoint (after the PLC's own ramp and clamps).
+        u.append(sim.read_tag(loop.working_sp))
         y.append(sim.read_tag(pair.output))
     return fit_fopdt(np.array(u), np.array(y), sim.dt_s, max_dead_time_s=120.0, max_tau_s=RECORD_S / 3)
 

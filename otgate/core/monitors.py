@@ -42,6 +42,7 @@ class AnomalyCode(StrEnum):
     CONFIG_CHANGED = "CONFIG_CHANGED"
     ENVELOPE_EXIT = "ENVELOPE_EXIT"  # a constrained variable outside its operating envelope too long
     ENVELOPE_APPROACH = "ENVELOPE_APPROACH"  # predicted to leave it soon on its present course
+    LOOP_NOT_RESPONDING = "LOOP_NOT_RESPONDING"  # the PV does not follow its setpoint as the model says
 
 
 @dataclass(frozen=True, slots=True)

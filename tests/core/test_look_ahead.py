@@ -51,7 +51,7 @@ def test_every_decision_carries_the_admissible_interval():
     assert ReasonCode.PREDICTED_EXCURSION not in decision.codes
     lo, hi = decision.admissible
     assert lo == 315.0  # the hard limit: nothing below reaches the upper envelope
-    assert hi == pytest.approx(328.0 + 0.5 / 0.9505, abs=0.02)
+    assert hi == pytest.approx(328.0 + 0.5 / 0.9498, abs=0.02)
 
 
 def test_queued_move_of_the_same_setpoint_is_superseded_by_the_new_proposal():

@@ -1,0 +1,67 @@
+"""The model-based loop-response monitor: after a setpoint move, the model says how the PV should follow;
+a PV that does not (a stuck or saturated actuator, a lost loop) is LOOP_NOT_RESPONDING, and the loop goes
+back to conventional control.
+
+Thresholds come from the loop's own model (setpoint -> PV), so no hand-set deviation limit is needed:
+- the window is the model's dead time plus three time constants (95 % of a step has arrived by then);
+- the expected PV change over that window is the model's response to the setpoint changes seen;
+- it is judged only when that expected change stands clear of the PV's noise (four times its standard
+  deviation over the window), and the loop fails when the PV made less than half of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from otgate.core.monitors import Anomaly, AnomalyCode
+from otgate.core.plant import Plant
+from otgate.core.prediction import Samples, StepModel, changes, step
+
+FOLLOW_SHARE = 0.5  # the PV must make at least this share of the change its model expects
+NOISE_FACTOR = 4.0  # an expected change below this many noise standard deviations is not judged
+EDGE_SAMPLES = 5  # samples averaged at each end of the window
+
+
+def check_loop_response(
+    plant: Plant, samples: Mapping[str, Samples], loops: Iterable[str], now: float
+) -> list[Anomaly]:
+    anomalies = []
+    for name in loops:
+        loop = plant.config.loops[name]
+        model = next((m for m in plant.models if m.input == loop.sp and m.output == loop.pv), None)
+        if model is None:
+            continue
+        verdict = _judge(model, samples.get(loop.sp, ()), samples.get(loop.pv, ()), now)
+        if verdict is not None:
+            anomalies.append(Anomaly(AnomalyCode.LOOP_NOT_RESPONDING, name, verdict))
+    return anomalies
+
+
+def window_s(model: StepModel) -> float:
+    return model.dead_time_s + 3.0 * model.tau_s
+
+
+def _judge(model: StepModel, setpoint: Samples, pv: Samples, now: float) -> str | None:
+    window = window_s(model)
+    recent = [(t, v) for t, v in pv if now - t <= window and math.isfinite(v)]
+    if len(recent) < 2 * EDGE_SAMPLES or now - recent[0][0] < 0.9 * window:
+        return None  # not enough of the window seen yet
+    ages, sizes = changes(setpoint, now, window + model.settle_s)
+    if not sizes.size:
+        return None
+    before = np.maximum(ages - window, 0.0)
+    expected = float(sizes @ (step(model, ages) - np.where(ages > window, step(model, before), 0.0)))
+    values = np.array([v for _, v in recent])
+    noise = float(np.std(np.diff(values)) / math.sqrt(2.0))
+    if abs(expected) < max(NOISE_FACTOR * noise, 1e-9):
+        return None
+    made = float(values[-EDGE_SAMPLES:].mean() - values[:EDGE_SAMPLES].mean())
+    if made / expected >= FOLLOW_SHARE:
+        return None
+    return (
+        f"PV moved {made:+.3g} in {window:.0f} s where its model expects {expected:+.3g} after the "
+        f"setpoint moves (stuck or saturated actuator, or the loop is not in control)"
+    )
