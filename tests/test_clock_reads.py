@@ -7,7 +7,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.test_architecture import ROOT, python_files
+
+pytestmark = pytest.mark.requirement("R-39")
 
 CLOCK_ADAPTER = ROOT / "otgate" / "clock.py"
 # Calls that read a system clock: (module or class, attribute).

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from otgate.clock import ManualClock
 from otgate.config_file import LoadedConfig, load_config_file
 from otgate.field.fake import FakeLink
 from otgate.service import GatewayService
 from tests.conftest import PLANT_CONFIGS, REMOTE_PLC
+
+pytestmark = pytest.mark.requirement("R-04")
 
 
 async def scans_until(service: GatewayService, count: int) -> None:

@@ -19,6 +19,8 @@ from otgate.field.fake import FakeLink
 from otgate.gateway import Gateway
 from tests.conftest import TANK_CONFIG
 
+pytestmark = pytest.mark.requirement("R-13", "R-39")
+
 STEPS = [600.0, -600.0, -300.0]
 
 

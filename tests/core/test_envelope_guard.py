@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from otgate.core.envelope_guard import check_envelope, loops_moving
 from otgate.core.monitors import AnomalyCode
 from otgate.core.prediction import forecast
 from tests.core.plants import CSTR
+
+pytestmark = pytest.mark.requirement("R-15", "R-42")
 
 
 def test_outside_for_the_persistence_is_envelope_exit_and_not_before():

@@ -9,6 +9,8 @@ import pytest
 
 from otgate.core.handshake import TABLE, Action, PlcState, next_action, plc_state
 
+pytestmark = pytest.mark.requirement("R-18", "R-19")
+
 R, L, U = PlcState.REMOTE, PlcState.LOCAL, PlcState.UNKNOWN
 
 

@@ -13,6 +13,8 @@ from otgate.core.proposal import History, Proposal, Snapshot
 from otgate.core.validation import validate
 from tests.core.plants import CSTR, NOW
 
+pytestmark = pytest.mark.requirement("R-42")
+
 TAG = "TIC-101.RSP"
 
 

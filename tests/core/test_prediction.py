@@ -18,6 +18,8 @@ from otgate.core.prediction import (
     worst_excursion,
 )
 
+pytestmark = pytest.mark.requirement("R-42")
+
 T_SP = StepModel("TIC-101.RSP", "TT-101", gain=1.0, tau_s=60.0, dead_time_s=5.0)
 FEED = StepModel("FT-101", "TT-101", gain=0.5, tau_s=30.0, dead_time_s=0.0)
 ENVELOPE = {"TT-101": Bound(hi=335.0)}

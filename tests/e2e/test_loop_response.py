@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from otgate.core.loop_response import window_s
 from otgate.core.modes import LoopMode
 from simulator.faults import ActuatorStuck
 from tests.e2e.harness import running
+
+pytestmark = pytest.mark.requirement("R-15")
 
 
 async def test_stuck_actuator_under_ai_moves_is_loop_not_responding(tmp_path: Path):

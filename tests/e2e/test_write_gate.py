@@ -24,6 +24,8 @@ from otgate.core.modes import LoopMode, ModeEvent
 from otgate.gateway import AuditUnavailable, Gateway
 from tests.e2e.harness import Harness, running
 
+pytestmark = pytest.mark.requirement("R-09", "R-11", "R-16", "R-18", "R-37", "R-10", "R-03")
+
 
 def with_tag(config: PlantConfig, name: str, **updates: Any) -> PlantConfig:
     tag = config.tags[name]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
@@ -46,6 +47,8 @@ from tests.fuzz.test_stateful_gateway import (
     PlcModel,
     _count,
 )
+
+pytestmark = pytest.mark.requirement("R-09", "R-35", "R-37", "R-54", "R-55")
 
 EXAMPLES = examples(150)
 OFFSETS = st.one_of(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5), st.floats(-30.0, 30.0))
