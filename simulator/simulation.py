@@ -227,6 +227,17 @@ class Simulation:
             return ActiveFault(fault, self.time_s, rng=generator(self.seed, f"fault:{tag}", self._injections))
         return ActiveFault(fault, self.time_s)
 
+    def disturbance(self, name: str) -> float:
+        """The value a named disturbance has now."""
+        return self._disturbances[name]
+
+    def set_disturbance(self, name: str, value: float) -> None:
+        """Move a disturbance that an injected `Disturbance` made active (a ramp or a periodic profile
+        steps it every tick); `clear_faults(name)` still restores the plant's own value."""
+        if not any(isinstance(f.fault, Disturbance) and f.fault.name == name for f in self._faults):
+            raise ValueError(f"disturbance {name!r} is not active; inject it first")
+        self._disturbances[name] = value
+
     def clear_faults(self, target: str | None = None) -> None:
         """Clear every fault, or those on one tag, output or disturbance name."""
         keep = [f for f in self._faults if target is not None and target_of(f.fault) != target]

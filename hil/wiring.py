@@ -1,0 +1,68 @@
+"""How a run is wired: the plant config pointed at the simulator's ports, scenario injections turned into
+simulator faults, and where scratch data goes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hil.scenario import Injection
+from otgate.core.config import PlantConfig, Protocol
+from simulator import faults as sim_faults
+
+
+def pointed(config: PlantConfig, protocol: Protocol, modbus_port: int, opcua_url: str | None) -> PlantConfig:
+    """The plant config re-targeted at the simulator's (or the fault proxy's) ports."""
+    plcs = {}
+    for name, plc in config.plcs.items():
+        modbus = plc.modbus.model_copy(update={"port": modbus_port}) if plc.modbus else None
+        opcua = plc.opcua
+        if protocol is Protocol.OPCUA and opcua is not None and opcua_url:
+            opcua = opcua.model_copy(update={"endpoint": opcua_url})
+        plcs[name] = plc.model_copy(update={"protocol": protocol, "modbus": modbus, "opcua": opcua})
+    return config.model_copy(update={"plcs": plcs})
+
+
+def fault_of(item: Injection) -> sim_faults.Fault:
+    tag = item.tag or ""
+    match item.do:
+        case "sensor.freeze":
+            return sim_faults.Freeze(tag)
+        case "sensor.bias":
+            return sim_faults.Bias(tag, float(item.offset or 0.0))
+        case "sensor.drift":
+            return sim_faults.Drift(tag, float(item.rate_per_s or 0.0))
+        case "sensor.noise":
+            return sim_faults.NoiseBurst(tag, float(item.sigma or 0.0))
+        case "sensor.dropout":
+            return sim_faults.Dropout(tag, float(item.value or 0.0))
+        case "actuator.stuck":
+            return sim_faults.ActuatorStuck(tag, item.position)
+        case "actuator.sluggish":
+            return sim_faults.ActuatorSluggish(tag, float(item.tau_factor or 1.0))
+        case _:
+            return sim_faults.Disturbance(item.name or "", float(item.value))
+
+
+def describe(item: Injection) -> str:
+    fields = item.model_dump(exclude_none=True, exclude={"id", "at", "when", "do", "user", "reason"})
+    return ", ".join(f"{k}={v}" for k, v in sorted(fields.items()))
+
+
+def url_port(url: str | None) -> int:
+    if url is None:
+        raise ValueError("no OPC UA endpoint")
+    return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+
+def with_port(url: str, port: int) -> str:
+    scheme, rest = url.split("://", 1)
+    host_port, _, path = rest.partition("/")
+    host = host_port.rsplit(":", 1)[0]
+    return f"{scheme}://{host}:{port}/{path}"
+
+
+def scratch() -> str | None:
+    """RAM-backed scratch space when there is one: the audit store fsyncs every record."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
