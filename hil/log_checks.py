@@ -79,7 +79,7 @@ def applied_writes(record: RunRecord, a: Assertion) -> Outcome:
             if any(k in seen for k in keys):
                 twice.append(x)
             seen.update(keys)
-        margins.append(-float(len(twice)))
+        margins.append(float(-len(twice)))
         if twice:
             x = twice[0]
             problems.append(f"{len(twice)} applied twice, first {x.tag}={x.value:g} (proposal {x.proposal})")

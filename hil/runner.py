@@ -322,6 +322,7 @@ class _Run:
                 )
             elif item.do == "link.cut_write":
                 self.gate.cut_next_write = True
+                self.gate.cut_address = self._register_of(item.tag)
             else:
                 self.gate.faults, self.gate.cut_next_write = FrameFaults(), False
         elif item.do == "link.down" and self.proxy_up:
@@ -335,6 +336,10 @@ class _Run:
             self.proxy.gate = gate
             await self.proxy.start()
             self.proxy_up = True
+
+    def _register_of(self, tag: str | None) -> int | None:
+        found = self.base_config.tags.get(tag) if tag is not None else None
+        return found.modbus.address if found is not None and found.modbus is not None else None
 
     async def _propose(self, item: Injection) -> None:
         self.one_offs += 1

@@ -114,7 +114,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "operator.acknowledge": ({"code"}, set()),
     # Link faults in simulated time (Modbus frames through the fault proxy, hil.link_faults):
     "link.faults": (set(), {"latency", "jitter", "loss", "reorder", "frames"}),
-    "link.cut_write": (set(), set()),  # the next write frame is cut in the middle, then the connection
+    "link.cut_write": (set(), {"tag"}),  # the next write (of `tag`) is cut in the middle, then the link
     "link.clear": (set(), set()),
     # Disturbance profiles, applied every tick until the next profile or faults.clear on the name:
     "process.ramp": ({"name", "value", "over"}, set()),

@@ -100,6 +100,7 @@ class FrameGate:
     seed: int = 0
     faults: FrameFaults = FrameFaults()
     cut_next_write: bool = False
+    cut_address: int | None = None  # only a write starting at this register is cut (None: any write)
     deliveries: list[Delivery] = field(default_factory=list)
     held: list[tuple[float, Frame]] = field(default_factory=list)  # (due time, frame)
     reordered: list[tuple[int, Frame]] = field(default_factory=list)  # (frames forwarded when held, frame)
@@ -128,7 +129,7 @@ class FrameGate:
         return action, frame
 
     def _action(self, frame: Frame) -> Action:
-        if self.cut_next_write and frame.is_write:
+        if self.cut_next_write and frame.is_write and self.cut_address in (None, frame.address):
             self.cut_next_write = False
             return "cut"
         faults = self.faults
