@@ -120,6 +120,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "process.ramp": ({"name", "value", "over"}, set()),
     "process.periodic": ({"name", "amplitude", "period"}, {"value"}),
 }
+RESERVED_EVENTS = {"start", "end", "engage"}  # "engage": the operator's engage at t = 1 s
 LINK_ACTIONS = {"link.down", "link.up", "link.faults", "link.cut_write", "link.clear"}
 
 
@@ -216,6 +217,9 @@ class Scenario(Model):
         ids = [i.id for i in self.timeline if i.id] + [e.id for e in self.engines]
         if len(ids) != len(set(ids)):
             raise ValueError("injection and engine ids must be unique")
+        reserved = set(ids) & RESERVED_EVENTS
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} name events of every run; choose another id")
         engine_ids = {e.id for e in self.engines}
         for item in self.timeline:
             if item.engine is not None and item.do.startswith("engine.") and item.engine not in engine_ids:
