@@ -85,7 +85,7 @@ def cmd_hil_run(args: argparse.Namespace) -> int:
         )
     )
     if args.report is not None:
-        page = write_html(results, args.report / "report.html")
+        page = write_html(results, args.report / "report.html", coverage=_coverage_of(scenarios))
         print(f"report: {page}", file=sys.stderr)
     if args.junit is not None:
         write_junit(results, args.junit, args.report)
@@ -94,8 +94,19 @@ def cmd_hil_run(args: argparse.Namespace) -> int:
     for r in failed:
         for o in r.outcomes:
             if not o.passed:
-                print(f"FAIL {r.record.scenario.metadata.id}/{o.id}: {o.message}", file=sys.stderr)
+                print(f"{o.verdict} {r.record.scenario.metadata.id}/{o.id}: {o.message}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _coverage_of(scenarios: Sequence[tuple[Path, Any]]) -> Any:
+    """The hazard matrix of the scenarios run, or None when the hazard list cannot be read."""
+    from hil.coverage import HazardListError, coverage, load_hazards
+
+    try:
+        return coverage([s for _, s in scenarios], load_hazards())
+    except HazardListError as error:
+        print(f"otgate hil run: no coverage matrix: {error}", file=sys.stderr)
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

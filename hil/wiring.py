@@ -1,11 +1,15 @@
 """How a run is wired: the plant config pointed at the simulator's ports, scenario injections turned into
-simulator faults, and where scratch data goes."""
+simulator faults and operator actions, a library's log kept quiet, and where scratch data goes."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+from hil.hmi_operator import OperatorAction
 from hil.scenario import Injection
 from otgate.core.config import PlantConfig, Protocol
 from simulator import faults as sim_faults
@@ -66,3 +70,30 @@ def scratch() -> str | None:
     """RAM-backed scratch space when there is one: the audit store fsyncs every record."""
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+@contextlib.contextmanager
+def quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def operator_action_of(item: Injection) -> OperatorAction:
+    return OperatorAction(
+        kind=item.do.removeprefix("operator."),
+        user=item.user,
+        reason=item.reason,
+        loops=tuple(item.loops or ()),
+        loop=item.loop,
+        value=None if item.value is None else float(item.value),
+        tag=item.tag,
+        proposal=item.proposal,
+        digest=item.digest,
+        engine=item.engine,
+        code=item.code,
+    )
