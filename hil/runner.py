@@ -59,6 +59,8 @@ from otgate.clock import ManualClock
 from otgate.core.config import PlantConfig, Protocol
 from simulator import faults as sim_faults
 from simulator.faults import generator
+from simulator.fmu_plant import FmuBinding, FmuPlantError, fmu_binding
+from simulator.programs import PlantBinding
 from simulator.runtime import SimRuntime
 from simulator.simulation import default_config
 
@@ -67,12 +69,19 @@ __all__ = ["EPOCH", "pointed", "run_scenario"]
 
 
 class _Run:
-    def __init__(self, scenario: Scenario, subject: str, protocol: Protocol, data_dir: Path) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        subject: str,
+        protocol: Protocol,
+        data_dir: Path,
+        binding: PlantBinding | None = None,
+    ) -> None:
         self.scenario = scenario
         self.subject_kind = subject
         self.protocol = protocol
         self.data_dir = data_dir
-        self.sim = FaultySimulation(scenario.plant, seed=scenario.seed)
+        self.sim = FaultySimulation(scenario.plant, seed=scenario.seed, binding=binding)
         self.base_config = (
             overridden_config(scenario.plant, scenario.overrides)
             if scenario.overrides
@@ -364,14 +373,29 @@ def parse_trigger(text: str) -> Callable[[list[dict[str, float]]], bool]:
     return lambda rows: condition.holds(with_derived_last(rows, names))
 
 
+def _plant_model(scenario: Scenario, given: Path | None) -> FmuBinding | None:
+    path = given if given is not None else (Path(scenario.plant_model) if scenario.plant_model else None)
+    if path is None:
+        return None
+    binding = fmu_binding(path)
+    if binding.spec.program != scenario.plant:
+        binding.close()
+        raise FmuPlantError(
+            f"{path}: runs the {binding.spec.program} program, the scenario is for {scenario.plant}"
+        )
+    return binding
+
+
 async def run_scenario(
     scenario: Scenario,
     *,
     subject: str = "otgate",
     protocol: str | None = None,
     data_dir: Path | None = None,
+    plant_model: Path | None = None,
 ) -> RunRecord:
-    """Run `scenario` against `subject` ("otgate" or "passthrough"); `protocol` overrides the file's."""
+    """Run `scenario` against `subject` ("otgate" or "passthrough"); `protocol` overrides the file's, and
+    `plant_model` (an FMU plant spec, simulator.fmu_plant) the scenario's `plant_model`."""
     chosen = Protocol(protocol or scenario.protocol)
     if any(i.do in FRAME_ACTIONS for i in scenario.timeline):
         chosen = Protocol.MODBUS  # frame-level link faults act on Modbus TCP frames only
@@ -382,7 +406,10 @@ async def run_scenario(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="otgate-hil-", dir=scratch()))
             )
         data_dir.mkdir(parents=True, exist_ok=True)
-        run = _Run(scenario, subject, chosen, data_dir)
+        binding = _plant_model(scenario, plant_model)
+        if binding is not None:
+            stack.callback(binding.close)
+        run = _Run(scenario, subject, chosen, data_dir, binding)
         if any(i.do in FRAME_ACTIONS for i in scenario.timeline):
             # Held and cut frames make the gateway's Modbus client time out on purpose; its error log
             # (with a frame dump) would bury the run's own report. The gateway's audit records each one.

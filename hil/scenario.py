@@ -196,6 +196,8 @@ class Scenario(Model):
     kind: Literal["Scenario"]
     metadata: Metadata
     plant: Literal["tank", "cstr", "ricker"]
+    # Another model of the plant under the same PLC program: an FMU plant spec (simulator/fmu_plant.py)
+    plant_model: str | None = None
     protocol: Literal["modbus", "opcua"] = "modbus"
     # "child": the gateway runs in a child process and gateway.kill is a real SIGKILL
     gateway_process: Literal["in_process", "child"] = "in_process"

@@ -33,7 +33,7 @@ from simulator.faults import (
     target_of,
 )
 from simulator.plc import SCAN_S, Mode, Plc
-from simulator.programs import binding_for
+from simulator.programs import PlantBinding, binding_for
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "plant_configs"
 SCANS_PER_TICK = 2
@@ -56,14 +56,22 @@ def default_config(plant: str) -> PlantConfig:
 class Simulation:
     dt_s: float = SCAN_S * SCANS_PER_TICK
 
-    def __init__(self, plant: str, *, seed: int = 0, config: PlantConfig | None = None) -> None:
+    def __init__(
+        self,
+        plant: str,
+        *,
+        seed: int = 0,
+        config: PlantConfig | None = None,
+        binding: PlantBinding | None = None,
+    ) -> None:
         self.plant = plant
         self.seed = seed
         self.config = config if config is not None else default_config(plant)
         self.time_s = 0.0
         self.tick_count = 0
         self.write_log: list[WriteRecord] = []
-        self._binding = binding_for(plant)
+        # Another model of the plant (an FMU, simulator.fmu_plant) under the same PLC program and tags.
+        self._binding = binding if binding is not None else binding_for(plant)
         self._writable = frozenset(t for t, tag in self.config.tags.items() if tag.access is Access.WRITE)
         self._tags = tuple(self.config.tags)
         # The PLC's memory: every config tag, plus any register of the PLC program the config leaves out.
