@@ -68,6 +68,8 @@ def test_coverage_names_uncovered_and_unknown_hazards_and_exits_one(
 
 def test_coverage_with_a_broken_hazard_list_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     hazards = tmp_path / "hazards.yaml"
-    hazards.write_text("hazards:\n  - {id: bad id, title: t, plant: mars, description: d, requirements: []}\n")
+    hazards.write_text(
+        "hazards:\n  - {id: bad id, title: t, plant: mars, description: d, requirements: []}\n"
+    )
     assert main(["hil", "coverage", "--hazards", str(hazards)]) == 2
     assert "hazards.yaml" in capsys.readouterr().err
