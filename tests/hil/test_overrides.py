@@ -65,3 +65,27 @@ def test_a_scenario_with_a_refused_override_does_not_load():
                 },
             }
         )
+
+
+def test_overrides_with_a_child_process_gateway_are_refused_not_ignored():
+    with pytest.raises(ValueError, match="child gateway runs the plant's file"):
+        Scenario.model_validate(
+            {
+                "apiVersion": "hil.otgate/v1",
+                "kind": "Scenario",
+                "metadata": {"id": "O", "title": "t", "category": "operator"},
+                "plant": "cstr",
+                "gateway_process": "child",
+                "seed": 1,
+                "duration": "10 s",
+                "overrides": {"gateway": {"approval_ttl_s": 60}},
+                "assertions": [{"id": "a", "always": "t > 0"}],
+                "plot": {
+                    "pv": "t",
+                    "sp_tag": "TIC-101.RSP",
+                    "working_sp": "t",
+                    "loop": "TIC-101",
+                    "limits": [0, 1],
+                },
+            }
+        )
