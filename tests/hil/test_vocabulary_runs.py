@@ -236,3 +236,32 @@ async def test_ramped_disturbance_moves_the_plant():
     )
     (out,) = judge(record)
     assert not out.passed and out.margin is not None and out.margin < 0
+
+
+async def test_reset_without_reason_unknown_alarm_and_idle_quarantine_lift_fail_as_written():
+    record = await run_scenario(
+        scenario(
+            "cstr",
+            "40 s",
+            {
+                "engage": ["TIC-101"],
+                "timeline": [
+                    {"id": "fallback", "at": "5 s", "do": "operator.fallback", "loops": ["TIC-101"]},
+                    {"id": "bare_reset", "at": "10 s", "do": "operator.reset", "loops": ["TIC-101"], "reason": ""},
+                    {"id": "ack", "at": "12 s", "do": "operator.acknowledge", "code": "NO_SUCH_ALARM"},
+                    {"id": "lift", "at": "14 s", "do": "operator.lift_quarantine", "engine": "optimizer", "reason": "r"},
+                ],
+                "assertions": [
+                    {"id": "reset_done", "count": {"of": "audit", "kind": "operator_action", "fields": {"data.event": "reset"}, "min": 1}},
+                    {"id": "acknowledged", "count": {"of": "audit", "kind": "operator_action", "fields": {"data.event": "acknowledge_alarm"}, "min": 1}},
+                    {"id": "lifted", "count": {"of": "audit", "kind": "operator_action", "fields": {"data.event": "lift_quarantine", "data.lifted": True}, "min": 1}},
+                ],
+            },
+        )
+    )  # fmt: skip
+    result = outcomes(record)
+    assert [result[k].passed for k in ("reset_done", "acknowledged", "lifted")] == [False, False, False]
+    assert all("(margin -1)" in result[k].message for k in result)
+    details = {e.label: e.detail for e in record.events}
+    assert "HTTP 422" in details["bare_reset"] and "reason_required" in details["bare_reset"]
+    assert "HTTP 404" in details["ack"] and '"lifted":false' in details["lift"]
