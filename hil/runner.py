@@ -46,9 +46,11 @@ from hil.scenario import Injection, Scenario
 from hil.subjects import SUBJECTS, GatewayUnderTest
 from hil.tracing import trace_row
 from hil.wiring import (
+    apply_plc_action,
     describe,
     fault_of,
     operator_action_of,
+    plant_model_of,
     pointed,
     quiet,
     scratch,
@@ -59,7 +61,6 @@ from otgate.clock import ManualClock
 from otgate.core.config import PlantConfig, Protocol
 from simulator import faults as sim_faults
 from simulator.faults import generator
-from simulator.fmu_plant import FmuBinding, FmuPlantError, fmu_binding
 from simulator.programs import PlantBinding
 from simulator.runtime import SimRuntime
 from simulator.simulation import default_config
@@ -268,7 +269,7 @@ class _Run:
             )
             return True
         if action.startswith("plc."):
-            return self._plc_action(item)
+            return apply_plc_action(self.sim, item)
         if action.startswith("link."):
             if self.link is not None:
                 await self.link.act(item, self.base_config)
@@ -301,21 +302,6 @@ class _Run:
         if self.gateway is None:
             return "no gateway running"
         return await self.gateway.act(action)
-
-    def _plc_action(self, item: Injection) -> bool:
-        if item.do == "plc.restart":
-            self.sim.inject(sim_faults.PlcRestart())
-        elif item.do == "plc.operator_mode" and item.loop and item.mode:
-            self.sim.set_loop_mode(item.loop, item.mode)
-        elif item.do == "plc.operator_sp" and item.loop:
-            self.sim.set_local_setpoint(item.loop, float(item.value))
-        elif item.do == "plc.reset_trips":
-            self.sim.reset_trips()
-        elif item.do == "plc.ignore_writes" and item.tag:
-            self.sim.ignored.add(item.tag)
-        elif item.do == "plc.accept_writes" and item.tag:
-            self.sim.ignored.discard(item.tag)
-        return True
 
     async def _propose(self, item: Injection) -> None:
         self.one_offs += 1
@@ -373,19 +359,6 @@ def parse_trigger(text: str) -> Callable[[list[dict[str, float]]], bool]:
     return lambda rows: condition.holds(with_derived_last(rows, names))
 
 
-def _plant_model(scenario: Scenario, given: Path | None) -> FmuBinding | None:
-    path = given if given is not None else (Path(scenario.plant_model) if scenario.plant_model else None)
-    if path is None:
-        return None
-    binding = fmu_binding(path)
-    if binding.spec.program != scenario.plant:
-        binding.close()
-        raise FmuPlantError(
-            f"{path}: runs the {binding.spec.program} program, the scenario is for {scenario.plant}"
-        )
-    return binding
-
-
 async def run_scenario(
     scenario: Scenario,
     *,
@@ -406,7 +379,7 @@ async def run_scenario(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="otgate-hil-", dir=scratch()))
             )
         data_dir.mkdir(parents=True, exist_ok=True)
-        binding = _plant_model(scenario, plant_model)
+        binding = plant_model_of(scenario, plant_model)
         if binding is not None:
             stack.callback(binding.close)
         run = _Run(scenario, subject, chosen, data_dir, binding)

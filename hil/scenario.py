@@ -227,7 +227,9 @@ class Scenario(Model):
             if item.engine is not None and item.do.startswith("engine.") and item.engine not in engine_ids:
                 raise ValueError(f"{item.label}: no engine {item.engine!r}")
         if self.overrides and self.gateway_process == "child":
-            raise ValueError("overrides apply to the in-process gateway; a child gateway runs the plant's file")
+            raise ValueError(
+                "overrides apply to the in-process gateway; a child gateway runs the plant's file"
+            )
         if self.overrides:
             try:
                 overridden_config(self.plant, self.overrides)

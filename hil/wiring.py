@@ -9,10 +9,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from hil.faulty_plc import FaultySimulation
 from hil.hmi_operator import OperatorAction
-from hil.scenario import Injection
+from hil.scenario import Injection, Scenario
 from otgate.core.config import PlantConfig, Protocol
 from simulator import faults as sim_faults
+from simulator.fmu_plant import FmuBinding, FmuPlantError, fmu_binding
 
 
 def pointed(config: PlantConfig, protocol: Protocol, modbus_port: int, opcua_url: str | None) -> PlantConfig:
@@ -97,3 +99,32 @@ def operator_action_of(item: Injection) -> OperatorAction:
         engine=item.engine,
         code=item.code,
     )
+
+
+def apply_plc_action(sim: FaultySimulation, item: Injection) -> bool:
+    if item.do == "plc.restart":
+        sim.inject(sim_faults.PlcRestart())
+    elif item.do == "plc.operator_mode" and item.loop and item.mode:
+        sim.set_loop_mode(item.loop, item.mode)
+    elif item.do == "plc.operator_sp" and item.loop:
+        sim.set_local_setpoint(item.loop, float(item.value))
+    elif item.do == "plc.reset_trips":
+        sim.reset_trips()
+    elif item.do == "plc.ignore_writes" and item.tag:
+        sim.ignored.add(item.tag)
+    elif item.do == "plc.accept_writes" and item.tag:
+        sim.ignored.discard(item.tag)
+    return True
+
+
+def plant_model_of(scenario: Scenario, given: Path | None) -> FmuBinding | None:
+    path = given if given is not None else (Path(scenario.plant_model) if scenario.plant_model else None)
+    if path is None:
+        return None
+    binding = fmu_binding(path)
+    if binding.spec.program != scenario.plant:
+        binding.close()
+        raise FmuPlantError(
+            f"{path}: runs the {binding.spec.program} program, the scenario is for {scenario.plant}"
+        )
+    return binding
