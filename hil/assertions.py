@@ -19,41 +19,49 @@ Semantics (times are tick times; a window includes both ends):
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from hil.assertion_spec import Assertion, CountSpec
+from hil.audit_filter import audit_matches
 from hil.conditions import Condition, parse_condition
-from hil.durations import format_seconds, is_duration, parse_duration
+from hil.derived import derived_names, rewrite, with_derived
+from hil.durations import format_seconds
+from hil.judging import EPS, Outcome, inside, not_exercised, resolve, window
+from hil.judging import condition as _condition
+from hil.judging import fmt as _fmt
+from hil.judging import outcome as _outcome
+from hil.judging import rows_in as _rows
+from hil.log_checks import applied_writes, monotonic
 from hil.record import RunRecord
-from hil.scenario import Assertion, CountSpec, Window
-from otgate.core.audit_chain import AuditRecord, canonical_json, verify
+from hil.sustained import sustained
+from otgate.core.audit_chain import verify
 
-EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class Outcome:
-    id: str
-    kind: str
-    title: str
-    passed: bool
-    margin: float | None
-    margin_text: str
-    first_violation_s: float | None
-    detail: str
-
-    @property
-    def message(self) -> str:
-        where = (
-            "" if self.first_violation_s is None else f"violated first at t={self.first_violation_s:g} s: "
-        )
-        return f"{where}{self.detail} (margin {self.margin_text})"
+__all__ = ["Outcome", "judge", "resolve", "window"]
 
 
 def judge(record: RunRecord) -> list[Outcome]:
+    names = {n for a in record.scenario.assertions for n in _condition_names(a)}
+    derived = derived_names(names)
+    if derived:  # trace functions (rate, age, ...) become columns computed from the trace
+        record = dataclasses.replace(
+            record, rows=with_derived(record.rows, derived), columns=sorted({*record.columns, *derived})
+        )
     return [_judge_one(record, a) for a in record.scenario.assertions]
+
+
+def _condition_names(a: Assertion) -> set[str]:
+    names: set[str] = set()
+    for text in (a.always, a.never, a.when, a.whenever, a.then, a.expect):
+        if text is not None:
+            with contextlib.suppress(ValueError):
+                names |= parse_condition(text).names()
+    if a.monotonic is not None and not a.monotonic.of.startswith("audit."):
+        names.add(rewrite(a.monotonic.of))
+    return names
 
 
 def _judge_one(record: RunRecord, assertion: Assertion) -> Outcome:
@@ -61,73 +69,20 @@ def _judge_one(record: RunRecord, assertion: Assertion) -> Outcome:
         "always": _always,
         "never": _never,
         "when": _when,
+        "whenever": sustained,
         "after": _after,
         "count": _count,
         "unchanged": _unchanged,
         "first_write": _first_write,
         "write_steps": _write_steps,
         "audit_chain": _audit_chain,
+        "monotonic": monotonic,
+        "applied_writes": applied_writes,
     }
     try:
         return judges[assertion.kind](record, assertion)
     except (KeyError, ValueError) as error:
         return _outcome(assertion, False, None, "n/a", None, f"cannot evaluate: {error}")
-
-
-def _outcome(
-    a: Assertion, passed: bool, margin: float | None, text: str, first: float | None, detail: str
-) -> Outcome:
-    return Outcome(a.id, a.kind, a.title or a.id, passed, margin, text, first, detail)
-
-
-# ------------------------------------------------------------------------------------------- windows
-
-
-def resolve(record: RunRecord, ref: str) -> float | None:
-    """A time from "start", "end", an injection id, a duration, or "<event> + <duration>"."""
-    if is_duration(ref):
-        return parse_duration(ref)
-    name, offset = ref, 0.0
-    for sep in (" + ", " - "):
-        if sep in ref:
-            name, rest = ref.split(sep, 1)
-            offset = parse_duration(rest) * (-1.0 if sep == " - " else 1.0)
-            break
-    name = name.strip()
-    if name == "start":
-        base: float | None = 0.0
-    elif name == "end":
-        base = record.scenario.duration
-    else:
-        times = record.event_times(name)
-        base = times[0] if times else None
-    return None if base is None else base + offset
-
-
-def window(record: RunRecord, w: Window) -> tuple[float, float] | str:
-    start = resolve(record, w.start)
-    if start is None:
-        return f"event {w.start!r} never happened"
-    if w.length is not None:
-        return start, start + w.length
-    end = resolve(record, w.end) if w.end else record.scenario.duration
-    if end is None:
-        return f"event {w.end!r} never happened"
-    return start, end
-
-
-def _rows(record: RunRecord, span: tuple[float, float]) -> list[dict[str, float]]:
-    return [r for r in record.rows if span[0] - EPS <= r["t"] <= span[1] + EPS]
-
-
-def _condition(record: RunRecord, text: str) -> Condition:
-    return parse_condition(text, frozenset(record.columns))
-
-
-def _fmt(value: float) -> str:
-    if math.isinf(value):
-        return "-inf" if value < 0 else "inf"
-    return f"{value:+.4g}"
 
 
 # ------------------------------------------------------------------------------------------- temporal
@@ -178,7 +133,7 @@ def _when(record: RunRecord, a: Assertion) -> Outcome:
         r["t"] for i, r in enumerate(rows) if trigger.holds(r) and (i == 0 or not trigger.holds(rows[i - 1]))
     ]
     if not edges:
-        return _outcome(a, False, None, "n/a", None, f"trigger {a.when!r} never fired (no vacuous pass)")
+        return not_exercised(a, f"trigger {a.when!r} never fired (no vacuous pass)")
     worst, first_bad = math.inf, None
     for t0 in edges:
         t1 = _first_true(record.rows, response, t0)
@@ -248,35 +203,17 @@ def _count(record: RunRecord, a: Assertion) -> Outcome:
 
 
 def _matching_times(record: RunRecord, spec: CountSpec, span: tuple[float, float]) -> list[float]:
-    def inside(t: float) -> bool:
-        return span[0] - EPS <= t <= span[1] + EPS
-
     if spec.of == "plc_writes":
         return [
             w.sim_time_s
             for w in record.writes
-            if inside(w.sim_time_s)
+            if inside(span, w.sim_time_s)
             and (spec.tag is None or w.tag == spec.tag)
             and (spec.value_above is None or w.value > spec.value_above)
             and (spec.value_below is None or w.value < spec.value_below)
             and (not spec.non_finite or not math.isfinite(w.value))
         ]
-    return [t for t, r in record.audit if inside(t) and _audit_matches(r, spec)]
-
-
-def _audit_matches(record: AuditRecord, spec: CountSpec) -> bool:
-    data = record.data
-    if spec.kind is not None and record.kind != spec.kind:
-        return False
-    if spec.actor is not None and not record.actor.startswith(spec.actor):
-        return False
-    if spec.tag is not None and data.get("tag") != spec.tag:
-        return False
-    if spec.reason is not None:
-        reasons = data.get("reasons") or []
-        if not any(isinstance(r, dict) and r.get("code") == spec.reason for r in reasons):
-            return False
-    return spec.contains is None or spec.contains in canonical_json(data)
+    return [t for t, r in record.audit if inside(span, t) and audit_matches(r, spec)]
 
 
 def _unchanged(record: RunRecord, a: Assertion) -> Outcome:

@@ -10,16 +10,17 @@ Killing is `SIGKILL` on the child. Nothing in it runs after the signal. No mode 
 the last committed transaction left it.
 
     child request                           child answer
-    {"op": "post", "token", "body"}         {"status": 200}
+    {"op": "post", "token", "body"}         {"status": 200, "body": "<the answer's JSON text>"}
     {"op": "scan"}                          {"modes": {loop: code}, "head": seq | null}
-    {"op": "operator", "user", "loops",     {"modes": ..., "head": ...}
-     "event", "reason"}
+    {"op": "act", "action": {...}}          {"answer": "HTTP 200 ...", "modes": ..., "head": ...}
+                                            (an operator action through the child's HMI app)
     every request also has "now" and "steady" (seconds)
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -27,10 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hil.subjects import SUBJECTS
+from hil.hmi_operator import OperatorAction
+from hil.subjects import SUBJECTS, Reply
 from otgate.clock import ManualClock
 from otgate.core.config import Protocol
-from otgate.core.modes import ModeEvent
 from simulator.simulation import default_config
 
 START_TIMEOUT_S = 30.0
@@ -101,22 +102,16 @@ class ChildGateway:
             self._modes, self._head = answer["modes"], answer["head"]
         return answer
 
-    async def post(self, token: str, body: bytes) -> int:
+    async def post(self, token: str, body: bytes) -> Reply:
         answer = await self._exchange({"op": "post", "token": token, "body": body.decode()})
-        return int(answer["status"])
+        return Reply(int(answer["status"]), str(answer.get("body", "")).encode())
 
     async def scan(self, now: float) -> None:
         await self._exchange({"op": "scan"})
 
-    async def operate(self, user: str, loops: Sequence[str], event: ModeEvent, reason: str) -> None:
-        message = {
-            "op": "operator",
-            "user": user,
-            "loops": list(loops),
-            "event": event.value,
-            "reason": reason,
-        }
-        await self._exchange(message)
+    async def act(self, action: OperatorAction) -> str:
+        answer = await self._exchange({"op": "act", "action": dataclasses.asdict(action)})
+        return str(answer["answer"])
 
     def mode_code(self, loop: str) -> float:
         return float(self._modes.get(loop, 0.0))
@@ -153,12 +148,14 @@ async def serve(argv: Sequence[str]) -> None:
         answer: dict[str, Any] = {}
         op = message["op"]
         if op == "post":
-            answer["status"] = await gateway.post(message["token"], message["body"].encode())
+            reply = await gateway.post(message["token"], message["body"].encode())
+            answer["status"], answer["body"] = reply.status, reply.body.decode(errors="replace")
         elif op == "scan":
             await gateway.scan(clock.monotonic())
-        elif op == "operator":
-            await gateway.operate(
-                message["user"], message["loops"], ModeEvent(message["event"]), message["reason"]
+        elif op == "act":
+            fields = message["action"]
+            answer["answer"] = await gateway.act(
+                OperatorAction(**{**fields, "loops": tuple(fields["loops"])})
             )
         answer["modes"] = {name: gateway.mode_code(name) for name in loops}
         answer["head"] = gateway.audit_seq()

@@ -1,10 +1,15 @@
-"""`otgate hil run [PATH...] [--report DIR] [--junit FILE] [--protocol modbus|opcua]`.
+"""`otgate hil run [PATH...] [--report DIR] [--junit FILE] [--protocol modbus|opcua]` and
+`otgate hil coverage [PATH...] [--hazards FILE]`.
 
 Runs every scenario file given (directories are expanded to their *.yaml files), prints one progress line
 per scenario on stderr (a bar, the scenario, its verdict and wall time: plain text, so it reads the same
 in a terminal and in a CI log, and needs no extra dependency), writes the HTML report and the JUnit XML,
 and exits 0 only when every assertion of every scenario held (1 when one failed, 2 when a file does not
 load). `--subject passthrough` runs the negative control instead of otgate (every scenario should fail).
+
+`hil coverage` runs nothing: it reads the scenarios' `hazards`/`requirements` and the hazard list
+(`docs/hazards.yaml`), prints the matrix and the uncovered hazards, and exits 0 only when every hazard is
+covered and every hazard a scenario names is on the list (1 otherwise, 2 when a file does not load).
 """
 
 from __future__ import annotations
@@ -61,6 +66,27 @@ def add_hil_commands(commands: Any) -> None:
     )
     run.add_argument("--subject", choices=["otgate", "passthrough"], default="otgate", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_hil_run)
+    cover = sub.add_parser("coverage", help="hazard x scenario matrix; exit 1 when a hazard is uncovered")
+    cover.add_argument(
+        "paths", nargs="*", type=Path, help=f"scenario files or directories (default {DEFAULT_SCENARIOS})"
+    )
+    cover.add_argument("--hazards", type=Path, default=None, help="hazard list (default docs/hazards.yaml)")
+    cover.set_defaults(handler=cmd_hil_coverage)
+
+
+def cmd_hil_coverage(args: argparse.Namespace) -> int:
+    from hil.coverage import DEFAULT_HAZARDS, HazardListError, coverage, format_text, load_hazards
+    from hil.scenario import ScenarioError, load_scenario, scenario_paths
+
+    try:
+        hazards = load_hazards(args.hazards or DEFAULT_HAZARDS)
+        scenarios = [load_scenario(p) for p in scenario_paths(list(args.paths) or [DEFAULT_SCENARIOS])]
+    except (HazardListError, ScenarioError) as error:
+        print(f"otgate hil coverage: {error}", file=sys.stderr)
+        return 2
+    result = coverage(scenarios, hazards)
+    print(format_text(result))
+    return 0 if result.ok else 1
 
 
 def cmd_hil_run(args: argparse.Namespace) -> int:
@@ -84,7 +110,7 @@ def cmd_hil_run(args: argparse.Namespace) -> int:
         )
     )
     if args.report is not None:
-        page = write_html(results, args.report / "report.html")
+        page = write_html(results, args.report / "report.html", coverage=_coverage_of(scenarios))
         print(f"report: {page}", file=sys.stderr)
     if args.junit is not None:
         write_junit(results, args.junit, args.report)
@@ -93,8 +119,19 @@ def cmd_hil_run(args: argparse.Namespace) -> int:
     for r in failed:
         for o in r.outcomes:
             if not o.passed:
-                print(f"FAIL {r.record.scenario.metadata.id}/{o.id}: {o.message}", file=sys.stderr)
+                print(f"{o.verdict} {r.record.scenario.metadata.id}/{o.id}: {o.message}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _coverage_of(scenarios: Sequence[tuple[Path, Any]]) -> Any:
+    """The hazard matrix of the scenarios run, or None when the hazard list cannot be read."""
+    from hil.coverage import HazardListError, coverage, load_hazards
+
+    try:
+        return coverage([s for _, s in scenarios], load_hazards())
+    except HazardListError as error:
+        print(f"otgate hil run: no coverage matrix: {error}", file=sys.stderr)
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hil.derived import rewrite, split
 from otgate.core.expression import (
     Binary,
     Boolean,
@@ -68,13 +69,17 @@ class Condition:
 
 
 def parse_condition(text: str, known: frozenset[str] | None = None) -> Condition:
-    """Parse and check names; raises ValueError for syntax, unknown names or gateway claims."""
-    condition = Condition(parse_expression(text))
+    """Parse and check names; raises ValueError for syntax, unknown names or gateway claims.
+
+    Trace functions (`rate(x)`, `age(x)`, ... see `hil.derived`) are rewritten to derived names first; a
+    derived name is known when the variable it is computed from is."""
+    condition = Condition(parse_expression(rewrite(text)))
     for name in condition.names():
-        if name.startswith(CLAIM_PREFIX):
-            raise ValueError(f"{name!r} is the gateway's own claim; assertions read simulator-side truth")
-        if known is not None and name not in known:
-            raise ValueError(f"unknown variable {name!r} in {text!r}")
+        base = split(name)[1]
+        if base.startswith(CLAIM_PREFIX):
+            raise ValueError(f"{base!r} is the gateway's own claim; assertions read simulator-side truth")
+        if known is not None and base not in known:
+            raise ValueError(f"unknown variable {base!r} in {text!r}")
     return condition
 
 

@@ -24,13 +24,17 @@ the simulator. Behaviours (the `kind` field):
     unauthorised      proposals to `tags` the engine may not write (outputs, safety tags, unknown tags)
     bad_values        cycles through `raws`: JSON texts of the value field (NaN, "abc", null, 1e999)
     prompt_injection  `value` for its tag plus writes to `tags`, with injection text in the rationale
+    closed_loop       reacts to the process: moves its setpoint by `step` while `push_while` holds over
+                      the state it is given (`plc.*`, as GET /v1/state would show it), by `otherwise`
+                      when it does not; with `follow_admissible` it keeps inside the `admissible` range
+                      of its last decision when the gateway sends one
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -38,6 +42,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from hil.conditions import Condition, parse_condition
 from hil.durations import parse_duration
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
@@ -128,6 +133,17 @@ class PromptInjection(_Behaviour):
     rationale: str
 
 
+class ClosedLoop(_Behaviour):
+    kind: Literal["closed_loop"]
+    push_while: str  # a condition over the state the engine is given (plc.<tag> names)
+    step: float  # the move per proposal while it holds
+    otherwise: float = 0.0  # the move per proposal while it does not (negative: back off)
+    follow_admissible: bool = False
+
+    def condition(self) -> Condition:
+        return parse_condition(self.push_while)
+
+
 Behaviour = Annotated[
     Optimiser
     | Step
@@ -140,7 +156,8 @@ Behaviour = Annotated[
     | Replay
     | Unauthorised
     | BadValues
-    | PromptInjection,
+    | PromptInjection
+    | ClosedLoop,
     Field(discriminator="kind"),
 ]
 
@@ -190,6 +207,24 @@ class ScriptedEngine:
     origin: float | None = None  # the working setpoint when the engine started
     history: list[bytes] = field(default_factory=list)
     first_issued: float | None = None
+    admissible: tuple[float, float] | None = None  # from the last decision that carried one
+    state: Mapping[str, float] = field(default_factory=dict)
+
+    def observe(self, reply: bytes) -> None:
+        """Read the gateway's answer: a closed-loop engine keeps the last `admissible` range it was given."""
+        try:
+            data = json.loads(reply)
+        except ValueError:
+            return
+        decisions = data.get("decisions") if isinstance(data, dict) else None
+        for decision in decisions if isinstance(decisions, list) else [data]:
+            found = decision.get("admissible") if isinstance(decision, dict) else None
+            if (
+                isinstance(found, dict)
+                and isinstance(found.get("lo"), int | float)
+                and isinstance(found.get("hi"), int | float)
+            ):
+                self.admissible = (float(found["lo"]), float(found["hi"]))
 
     def due(self, t: float) -> bool:
         if self.silenced or t < self.start_s or (self.stop_s is not None and t >= self.stop_s):
@@ -199,9 +234,12 @@ class ScriptedEngine:
         elapsed = t - self.start_s
         return math.isclose(elapsed / self.period_s, round(elapsed / self.period_s), abs_tol=1e-9)
 
-    def act(self, t: float, epoch_s: float, working_sp: float) -> list[Submission]:
+    def act(
+        self, t: float, epoch_s: float, working_sp: float, state: Mapping[str, float] | None = None
+    ) -> list[Submission]:
         if not self.due(t):
             return []
+        self.state = state or {}
         if self.origin is None:
             self.origin = working_sp
             self.first_issued = epoch_s
@@ -246,12 +284,20 @@ class ScriptedEngine:
             raw = b.raws[(self.sent - 1) % len(b.raws)]
             payload = body(f"{self.id}-{self.sent}", self.tag, raw, epoch_s)
             return [Submission(self.token, payload)]
+        if isinstance(b, ClosedLoop):
+            return [self._one(self.tag, self._closed_loop(b, sp), epoch_s)]
         if isinstance(b, PromptInjection):
             return [
                 self._one(self.tag, b.value, epoch_s, b.rationale),
                 *(self._one(tag, b.tag_value, epoch_s, b.rationale) for tag in b.tags),
             ]
         return []  # Silent
+
+    def _closed_loop(self, b: ClosedLoop, sp: float) -> float:
+        value = sp + (b.step if b.condition().holds(self.state) else b.otherwise)
+        if b.follow_admissible and self.admissible is not None:
+            value = min(max(value, self.admissible[0]), self.admissible[1])
+        return value
 
     def _frozen(self, b: Frozen, epoch_s: float) -> list[Submission]:
         if b.same == "id" and self.history:

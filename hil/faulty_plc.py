@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 
+from simulator.programs import PlantBinding
 from simulator.simulation import Simulation, WriteRecord
 
 
 class FaultySimulation(Simulation):
-    def __init__(self, plant: str, *, seed: int = 0) -> None:
-        super().__init__(plant, seed=seed)
+    def __init__(self, plant: str, *, seed: int = 0, binding: PlantBinding | None = None) -> None:
+        super().__init__(plant, seed=seed, binding=binding)
         self.ignored: set[str] = set()
         self.republish: Callable[[], Coroutine[None, None, None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()

@@ -15,6 +15,7 @@ from pathlib import Path
 from hil.scenario import Scenario
 from otgate.audit_store import AuditStore
 from otgate.core.audit_chain import AuditRecord, canonical_json
+from simulator.frame_faults import Delivery
 from simulator.simulation import WriteRecord
 
 
@@ -41,7 +42,10 @@ class RunRecord:
     statuses: dict[int, int] = field(default_factory=dict)  # HTTP status -> count
     proposals: list[tuple[float, str, float]] = field(default_factory=list)  # (t, tag, value) sent
     ports: tuple[int, ...] = ()  # the run's ephemeral TCP ports, masked in the hash
+    deliveries: list[Delivery] = field(default_factory=list)  # write frames through the frame gate
+    latencies_s: list[float] = field(default_factory=list)  # wall time per POST (not in the hash)
     wall_s: float = 0.0
+    peak_rss_mb: float = 0.0  # the process's peak resident set after the run (not in the hash)
     trace_sha256: str = ""
 
     def event_times(self, label: str) -> list[float]:
@@ -77,6 +81,8 @@ def trace_hash(record: RunRecord) -> str:
         digest.update(
             f"{w.sim_time_s!r}|{w.protocol}|{w.tag}|{w.address}|{w.value!r}|{w.accepted}\n".encode()
         )
+    for d in record.deliveries:
+        digest.update(f"{d.frame}|{d.sent_s!r}|{d.delivered_s!r}|{d.function}|{d.address}\n".encode())
     for e in record.events:
         digest.update(f"{e.t!r}|{e.label}|{e.action}|{e.detail}\n".encode())
     for t, a in record.audit:

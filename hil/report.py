@@ -1,8 +1,10 @@
 """The outputs of `otgate hil run`: one HTML report per run and a JUnit XML file.
 
-HTML: a summary table, then per scenario the trend plot (PNG next to the HTML, referenced by a relative
-path so the directory can be zipped or published as a CI artefact), the pass/fail table with margins and
-first-violation times, and links to the trace, the PLC write log, the audit trail and the events.
+HTML: a summary table (with valve travel, decision latency p95 and peak RSS per scenario), the hazard
+coverage matrix when the hazard list is given, then per scenario the trend plot (PNG next to the HTML,
+referenced by a relative path so the directory can be zipped or published as a CI artefact), the pass/fail
+table with margins and first-violation times, and links to the trace, the PLC write log, the audit trail
+and the events. An assertion whose condition never arose shows NOT EXERCISED, never PASS.
 
 JUnit: one <testsuite> per scenario, one <testcase> per assertion. A failure's text is in the `message`
 attribute and again in the element body, because some CI front-ends (GitLab) show only the body.
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.assertions import Outcome
+from hil.coverage import Coverage
 from hil.record import RunRecord
+from hil.run_metrics import percentile, valve_travel
 
 
 @dataclass
@@ -47,7 +51,49 @@ def _first(o: Outcome) -> str:
     return "" if o.first_violation_s is None else f"{o.first_violation_s:g} s"
 
 
-def write_html(results: Sequence[ScenarioResult], path: Path, title: str = "otgate HIL report") -> Path:
+def _figures(record: RunRecord) -> tuple[str, str, str]:
+    """(valve travel, latency p95, peak RSS) as table cells."""
+    travel = valve_travel(record)
+    travel_text = (
+        " ".join(f"{name.removesuffix('.OUT')} {value:.3g}" for name, value in travel.items()) or "-"
+    )
+    p95 = percentile(record.latencies_s, 95.0)
+    latency_text = "-" if p95 is None else f"{p95 * 1000:.1f} ms"
+    return travel_text, latency_text, f"{record.peak_rss_mb:.0f} MB"
+
+
+def _verdict_class(o: Outcome) -> str:
+    return "pass" if o.passed else "fail"
+
+
+def _coverage_table(coverage: Coverage) -> list[str]:
+    out = ["<h2 id='coverage'>Hazard coverage</h2>", "<table><tr><th>hazard</th><th>plant</th>"
+           "<th>requirements</th><th>scenarios</th></tr>"]  # fmt: skip
+    for h in coverage.hazards:
+        ids = coverage.by_hazard[h.id]
+        cell = " ".join(f"<a href='#{html.escape(i)}'>{html.escape(i)}</a>" for i in ids)
+        cell = cell or "<span class='fail'>UNCOVERED</span>"
+        out.append(
+            f"<tr><td><b>{html.escape(h.id)}</b><br>{html.escape(h.title)}</td><td>{h.plant}</td>"
+            f"<td>{', '.join(h.requirements)}</td>"
+            f"<td>{cell}</td></tr>"
+        )
+    out.append("</table>")
+    uncovered = coverage.uncovered
+    out.append(
+        f"<p>{len(coverage.hazards) - len(uncovered)}/{len(coverage.hazards)} hazards covered"
+        + (f"; uncovered: {', '.join(html.escape(h.id) for h in uncovered)}" if uncovered else "")
+        + ".</p>"
+    )
+    return out
+
+
+def write_html(
+    results: Sequence[ScenarioResult],
+    path: Path,
+    title: str = "otgate HIL report",
+    coverage: Coverage | None = None,
+) -> Path:
     base = path.parent
     total = sum(len(r.outcomes) for r in results)
     failed = sum(1 for r in results for o in r.outcomes if not o.passed)
@@ -63,19 +109,24 @@ def write_html(results: Sequence[ScenarioResult], path: Path, title: str = "otga
         f"<p>{len(results)} scenarios, {total} assertions, <span class='{'fail' if failed else 'pass'}'>"
         f"{failed} failed</span>.</p>",
         "<table><tr><th>scenario</th><th>plant</th><th>protocol</th><th>subject</th><th>result</th>"
-        "<th>assertions</th><th>wall time</th><th>trace sha256</th></tr>",
+        "<th>assertions</th><th>wall time</th><th>valve travel</th><th>decision latency p95</th>"
+        "<th>peak RSS</th><th>trace sha256</th></tr>",
     ]
     for r in results:
         meta = r.record.scenario.metadata
         ok = r.passed
+        travel, latency, rss = _figures(r.record)
         parts.append(
             f"<tr><td><a href='#{html.escape(meta.id)}'>{html.escape(meta.id)}</a> {html.escape(meta.title)}</td>"
             f"<td>{r.record.scenario.plant}</td><td>{r.record.protocol}</td><td>{r.record.subject}</td>"
             f"<td class='{'pass' if ok else 'fail'}'>{'PASS' if ok else 'FAIL'}</td>"
             f"<td>{sum(o.passed for o in r.outcomes)}/{len(r.outcomes)}</td><td>{r.record.wall_s:.2f} s</td>"
+            f"<td>{html.escape(travel)}</td><td>{latency}</td><td>{rss}</td>"
             f"<td><code>{r.record.trace_sha256[:16]}</code></td></tr>"
         )
     parts.append("</table>")
+    if coverage is not None:
+        parts += _coverage_table(coverage)
     for r in results:
         parts += _section(r, base)
     parts.append("</body></html>")
@@ -93,6 +144,8 @@ def _section(r: ScenarioResult, base: Path) -> list[str]:
         f"<p>{html.escape(meta.description)}</p>",
         f"<p>plant <b>{s.plant}</b>, seed {s.seed}, {s.duration:g} s simulated, category {meta.category}, "
         f"source <code>{html.escape(str(r.source))}</code></p>",
+        f"<p>hazards: {html.escape(', '.join(meta.hazards) or '-')}; "
+        f"requirements: {html.escape(', '.join(meta.requirements) or '-')}</p>",
     ]
     if r.plot is not None:
         out.append(
@@ -107,7 +160,7 @@ def _section(r: ScenarioResult, base: Path) -> list[str]:
     for o in r.outcomes:
         out.append(
             f"<tr><td><b>{html.escape(o.id)}</b><br>{html.escape(o.title)}</td><td>{o.kind}</td>"
-            f"<td class='{'pass' if o.passed else 'fail'}'>{'PASS' if o.passed else 'FAIL'}</td>"
+            f"<td class='{_verdict_class(o)}'>{o.verdict}</td>"
             f"<td>{html.escape(o.margin_text)}</td><td>{_first(o)}</td><td>{html.escape(o.detail)}</td></tr>"
         )
     out.append("</table>")
@@ -143,6 +196,8 @@ def write_junit(results: Sequence[ScenarioResult], path: Path, plot_base: Path |
             ("sim_duration_s", f"{r.record.scenario.duration:g}"),
             ("trace_sha256", r.record.trace_sha256),
             ("plot", _rel(r.plot, plot_base or path.parent)),
+            ("hazards", " ".join(meta.hazards)),
+            ("requirements", " ".join(meta.requirements)),
         ):
             ET.SubElement(props, "property", name=name, value=value)
         for o in r.outcomes:
@@ -150,7 +205,8 @@ def write_junit(results: Sequence[ScenarioResult], path: Path, plot_base: Path |
                 suite, "testcase", classname=f"hil.{meta.id}", name=f"{o.id}: {o.title}", time="0"
             )
             if not o.passed:
-                failure = ET.SubElement(case, "failure", message=o.message, type="AssertionFailed")
+                kind = "AssertionFailed" if o.exercised else "NotExercised"
+                failure = ET.SubElement(case, "failure", message=o.message, type=kind)
                 failure.text = o.message
             else:
                 ET.SubElement(case, "system-out").text = f"margin {o.margin_text}; {o.detail}"

@@ -13,15 +13,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from hil.durations import is_duration, parse_duration
+from hil.assertion_spec import (
+    Assertion,
+    AuditChainSpec,
+    CountSpec,
+    FirstWriteSpec,
+    Scalar,
+    Seconds,
+    Window,
+    WriteStepsSpec,
+)
+from hil.durations import is_duration
 from hil.engines import Behaviour
+from hil.overrides import OverrideError, overridden_config
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
-Scalar = float | int | str | bool | None
+__all__ = [
+    "Assertion",
+    "AuditChainSpec",
+    "CountSpec",
+    "FirstWriteSpec",
+    "Injection",
+    "Scalar",
+    "Scenario",
+    "ScenarioError",
+    "Window",
+    "WriteStepsSpec",
+    "load_scenario",
+    "scenario_paths",
+]
 
 
 class Model(BaseModel):
@@ -32,7 +55,9 @@ class Metadata(Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     title: str
     category: Literal["ai-misbehaviour", "infra-fault", "operator"]
-    requirements: list[str] = []
+    # R-NN: the requirement's number in the project's requirements list; HZ-<PLANT>-<NAME>: docs/hazards.yaml
+    requirements: list[Annotated[str, Field(pattern=r"^R-[0-9]{2}$")]] = []
+    hazards: list[Annotated[str, Field(pattern=r"^HZ-[A-Z]+-[A-Z0-9-]+$")]] = []
     description: str = ""
     # What the lead's anomaly monitors would add; informational, not asserted.
     needs: list[str] = []
@@ -46,6 +71,8 @@ class EngineSpec(Model):
     start: Seconds = 10.0
     stop: Seconds | None = None
     period: Seconds = 10.0
+    # The engine host's clock minus the plant's: its issue times are this far off (a skewed engine clock).
+    clock_offset: Seconds = 0.0
     behaviour: Behaviour
 
 
@@ -79,7 +106,22 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "operator.fallback": ({"loops"}, {"user", "reason"}),
     "operator.reset": ({"loops"}, {"user", "reason"}),
     "operator.manual": ({"loops"}, {"user", "reason"}),
+    # Through the HMI API with a logged-in session and its CSRF token (hil.hmi_operator):
+    "operator.approve": (set(), {"tag", "proposal", "digest"}),  # digest: omit for the right one
+    "operator.reject": (set(), {"tag", "proposal", "digest"}),
+    "operator.setpoint": ({"loop", "value"}, set()),
+    "operator.lift_quarantine": ({"engine"}, set()),
+    "operator.acknowledge": ({"code"}, set()),
+    # Link faults in simulated time (Modbus frames through the fault proxy, hil.link_faults):
+    "link.faults": (set(), {"latency", "jitter", "loss", "reorder", "frames"}),
+    "link.cut_write": (set(), {"tag"}),  # the next write (of `tag`) is cut in the middle, then the link
+    "link.clear": (set(), set()),
+    # Disturbance profiles, applied every tick until the next profile or faults.clear on the name:
+    "process.ramp": ({"name", "value", "over"}, set()),
+    "process.periodic": ({"name", "amplitude", "period"}, {"value"}),
 }
+RESERVED_EVENTS = {"start", "end", "engage"}  # "engage": the operator's engage at t = 1 s
+LINK_ACTIONS = {"link.down", "link.up", "link.faults", "link.cut_write", "link.clear"}
 
 
 class Injection(Model):
@@ -104,6 +146,17 @@ class Injection(Model):
     user: str = "operator"
     reason: str = "HIL scenario"
     by: Seconds | None = None
+    proposal: str | None = None  # operator.approve/reject: the recommendation id (default: oldest of tag)
+    digest: str | None = None  # operator.approve/reject: sent instead of the queue's digest ("wrong" works)
+    code: str | None = None  # operator.acknowledge: the alarm code
+    latency: Seconds | None = None  # link.faults: whole scans a write frame is held
+    jitter: Seconds | None = None  # link.faults: plus a seeded draw of 0..jitter whole scans
+    loss: float | None = Field(None, ge=0.0, le=1.0)  # link.faults: probability a frame is lost
+    reorder: float | None = Field(None, ge=0.0, le=1.0)  # link.faults: a frame held until the next passes
+    frames: Literal["writes", "all"] | None = None  # link.faults: which Modbus frames the faults touch
+    over: Seconds | None = None  # process.ramp: from the current value to `value` over this time
+    amplitude: float | None = None  # process.periodic: value + amplitude * sin(2 pi t / period)
+    period: Seconds | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Injection:
@@ -128,123 +181,6 @@ class Injection(Model):
         return self.id or self.do
 
 
-class Window(Model):
-    """A stretch of the run: from an event (or a time) to another, or for a duration."""
-
-    start: str = Field("start", alias="from")
-    end: str | None = Field(None, alias="to")
-    length: Seconds | None = Field(None, alias="for")
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _check(self) -> Window:
-        if self.end is not None and self.length is not None:
-            raise ValueError("a window takes 'to' or 'for', not both")
-        return self
-
-
-class CountSpec(Model):
-    of: Literal["plc_writes", "audit"]
-    tag: str | None = None  # plc_writes: the tag written; audit: data.tag
-    kind: str | None = None  # audit record kind
-    actor: str | None = None  # audit actor prefix ("engine:", "operator:")
-    reason: str | None = None  # audit: a decision reason code
-    contains: str | None = None  # audit: text anywhere in the record's data
-    value_above: float | None = None  # plc_writes: only values above / below
-    value_below: float | None = None
-    non_finite: bool = False  # plc_writes: only non-finite values
-    during: Window = Window()
-    min: int | None = None
-    max: int | None = None
-    per_scan_max: int | None = None  # plc_writes: at most this many in any one scan
-
-    @model_validator(mode="after")
-    def _check(self) -> CountSpec:
-        if self.min is None and self.max is None and self.per_scan_max is None:
-            raise ValueError("a count needs min, max or per_scan_max")
-        return self
-
-
-class FirstWriteSpec(Model):
-    after: str
-    tag: str
-    max_step: float  # |value - working setpoint at the PLC just before| must not exceed this
-    working_sp: str  # the PLC working-setpoint tag the step is measured from
-
-
-class WriteStepsSpec(Model):
-    tag: str
-    max_step: float  # consecutive writes (the first against the PLC's working setpoint) differ by at most
-    working_sp: str
-    during: Window = Window()
-
-
-class AuditChainSpec(Model):
-    verify: Literal[True] = True
-    min_records: int = 1
-
-
-class Assertion(Model):
-    id: str
-    title: str = ""
-    always: str | None = None
-    never: str | None = None
-    when: str | None = None
-    then: str | None = None
-    after: str | None = None
-    expect: str | None = None
-    within: Seconds | None = None
-    during: Window = Window()
-    count: CountSpec | None = None
-    unchanged: str | None = None
-    first_write: FirstWriteSpec | None = None
-    write_steps: WriteStepsSpec | None = None
-    audit_chain: AuditChainSpec | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Assertion:
-        kinds = [
-            k
-            for k, present in {
-                "always": self.always is not None,
-                "never": self.never is not None,
-                "when": self.when is not None,
-                "after": self.after is not None,
-                "count": self.count is not None,
-                "unchanged": self.unchanged is not None,
-                "first_write": self.first_write is not None,
-                "write_steps": self.write_steps is not None,
-                "audit_chain": self.audit_chain is not None,
-            }.items()
-            if present
-        ]
-        if len(kinds) != 1:
-            raise ValueError(f"an assertion has exactly one kind, got {kinds or 'none'}")
-        if self.when is not None and (self.then is None or self.within is None):
-            raise ValueError("'when' needs 'then' and 'within'")
-        if self.after is not None and (self.expect is None or self.within is None):
-            raise ValueError("'after' needs 'expect' and 'within'")
-        return self
-
-    @property
-    def kind(self) -> str:
-        for name in (
-            "always",
-            "never",
-            "when",
-            "after",
-            "count",
-            "unchanged",
-            "first_write",
-            "write_steps",
-            "audit_chain",
-        ):
-            if getattr(self, name) is not None:
-                return name
-        raise AssertionError("unreachable: validated")
-
-
 class PlotSpec(Model):
     pv: str  # trace variable of the true PV
     sp_tag: str  # the AI-writable setpoint tag
@@ -260,12 +196,17 @@ class Scenario(Model):
     kind: Literal["Scenario"]
     metadata: Metadata
     plant: Literal["tank", "cstr", "ricker"]
+    # Another model of the plant under the same PLC program: an FMU plant spec (simulator/fmu_plant.py)
+    plant_model: str | None = None
     protocol: Literal["modbus", "opcua"] = "modbus"
     # "child": the gateway runs in a child process and gateway.kill is a real SIGKILL
     gateway_process: Literal["in_process", "child"] = "in_process"
     seed: int
     duration: Seconds
     engage: list[str] = []
+    # Changes to the plant config for this scenario, merged into plant_configs/<plant>.yaml and validated
+    # by the same schema (hil.overrides): an extra engine, a limit, a tag's access or autonomy.
+    overrides: dict[str, Any] = {}
     engines: list[EngineSpec] = []
     timeline: list[Injection] = []
     assertions: Annotated[list[Assertion], Field(min_length=1)]
@@ -278,10 +219,25 @@ class Scenario(Model):
         ids = [i.id for i in self.timeline if i.id] + [e.id for e in self.engines]
         if len(ids) != len(set(ids)):
             raise ValueError("injection and engine ids must be unique")
+        reserved = set(ids) & RESERVED_EVENTS
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} name events of every run; choose another id")
         engine_ids = {e.id for e in self.engines}
         for item in self.timeline:
             if item.engine is not None and item.do.startswith("engine.") and item.engine not in engine_ids:
                 raise ValueError(f"{item.label}: no engine {item.engine!r}")
+        if self.overrides and self.gateway_process == "child":
+            raise ValueError(
+                "overrides apply to the in-process gateway; a child gateway runs the plant's file"
+            )
+        if self.overrides:
+            try:
+                overridden_config(self.plant, self.overrides)
+            except OverrideError as error:
+                raise ValueError(f"overrides: {error}") from None
+        for item in self.timeline:
+            if item.do in LINK_ACTIONS - {"link.down", "link.up"} and self.protocol != "modbus":
+                raise ValueError(f"{item.label}: {item.do} acts on Modbus frames; use protocol: modbus")
         assertion_ids = [a.id for a in self.assertions]
         if len(assertion_ids) != len(set(assertion_ids)):
             raise ValueError("assertion ids must be unique")
@@ -297,9 +253,7 @@ class Scenario(Model):
     def _event_refs(self) -> list[str]:
         refs: list[str] = []
         for a in self.assertions:
-            windows = [a.during] + ([a.count.during] if a.count else [])
-            windows += [a.write_steps.during] if a.write_steps else []
-            for w in windows:
+            for w in a.windows():
                 refs += [w.start] + ([w.end] if w.end else [])
             if a.after:
                 refs.append(a.after)

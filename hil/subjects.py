@@ -2,7 +2,8 @@
 
 `RealGateway` is otgate as deployed, minus the uvicorn sockets: its AI API app (`create_ai_app`) is
 called through `httpx.ASGITransport`, so every recommendation goes through the real parsing, schema,
-authentication and throttling, then `Gateway.submit`; `scan` is `Gateway.scan`. It talks to the
+authentication and throttling, then `Gateway.submit`; `scan` is `Gateway.scan`. Operator actions go through
+its HMI app (`create_hmi_app`) with a logged-in session and its CSRF token (`hil.hmi_operator`). It talks to the
 simulated PLC over real Modbus TCP or OPC UA sockets. Killing it drops the object without a goodbye
 (no mode release, no last heartbeat, no `gateway_stop` record), which is what the PLC sees of a SIGKILL:
 its sockets close and the heartbeat stops.
@@ -20,18 +21,21 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
+from hil.hmi_operator import HmiOperator, OperatorAction
 from otgate.api.ai import create_ai_app
+from otgate.api.hmi import create_hmi_app
 from otgate.audit_store import AuditStore
 from otgate.clock import Clock
 from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Access, ModbusTable, PlantConfig
-from otgate.core.modes import LoopMode, ModeEvent, PlcMode
+from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.backoff import Backoff
 from otgate.field.link import FieldError, FieldLink
@@ -42,13 +46,20 @@ MODE_CODES = {LoopMode.FALLBACK: 0.0, LoopMode.AI: 1.0, LoopMode.MANUAL: 2.0}
 RECONNECT_MIN_S, RECONNECT_MAX_S = 0.1, 2.0
 
 
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+
+
 class GatewayUnderTest(Protocol):
-    async def post(self, token: str, body: bytes) -> int:
-        """POST one body to /v1/recommendations; the HTTP status."""
+    async def post(self, token: str, body: bytes) -> Reply:
+        """POST one body to /v1/recommendations; the HTTP status and the answer's body."""
 
     async def scan(self, now: float) -> None: ...
 
-    async def operate(self, user: str, loops: Sequence[str], event: ModeEvent, reason: str) -> None: ...
+    async def act(self, action: OperatorAction) -> str:
+        """An operator action at the gateway's HMI; what the HMI answered, for the event log."""
 
     def mode_code(self, loop: str) -> float:
         """The gateway's own view of a loop (0 fallback, 1 ai, 2 manual), for plots only."""
@@ -94,17 +105,19 @@ class RealGateway:
         record_start(self.audit, config, source, clock.now())
         transport = httpx.ASGITransport(app=create_ai_app(self.gateway))
         self._client = httpx.AsyncClient(transport=transport, base_url="http://otgate.hil")
+        self._hmi_app = create_hmi_app(self.gateway)
+        self.hmi = HmiOperator(self._hmi_app)
 
-    async def post(self, token: str, body: bytes) -> int:
+    async def post(self, token: str, body: bytes) -> Reply:
         headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
         response = await self._client.post("/v1/recommendations", content=body, headers=headers)
-        return response.status_code
+        return Reply(response.status_code, response.content)
 
     async def scan(self, now: float) -> None:
         await self.gateway.scan(now)
 
-    async def operate(self, user: str, loops: Sequence[str], event: ModeEvent, reason: str) -> None:
-        self.gateway.operator_action(user, list(loops), event, reason)
+    async def act(self, action: OperatorAction) -> str:
+        return await self.hmi.act(action)
 
     def audit_seq(self) -> int | None:
         return None if self.audit.head is None else self.audit.head.seq
@@ -113,10 +126,17 @@ class RealGateway:
         return MODE_CODES[self.gateway.loops[loop].state.mode]
 
     async def kill(self) -> None:
+        # The HMI's view refresher polls on the wall clock; it goes with the process.
+        refresher = getattr(self._hmi_app.state.console, "_refreshing", None)
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(BaseException):
+                await refresher
         for link in self.gateway.links.values():
             with contextlib.suppress(Exception):
                 await link.close()
         await self._client.aclose()
+        await self.hmi.close()
         self.audit.close()
 
 
@@ -138,11 +158,11 @@ class PassThroughGateway:
         self.heartbeat = 0
         record_start(self.audit, config, source, clock.now())
 
-    async def post(self, token: str, body: bytes) -> int:
+    async def post(self, token: str, body: bytes) -> Reply:
         try:
             data = json.loads(body)
         except ValueError:
-            return 400
+            return Reply(400)
         items = data.get("recommendations", [data]) if isinstance(data, dict) else []
         now = self.clock.now()
         for item in items:
@@ -152,7 +172,7 @@ class PassThroughGateway:
             self.audit.append(AuditKind.RECOMMENDATION, "engine:unknown", {"tag": tag, "value": shown}, now)
             if value is not None and tag in self.config.tags:
                 self.queue.append((tag, value))
-        return 200
+        return Reply(200, b'{"decisions": []}')
 
     async def scan(self, now: float) -> None:
         self.heartbeat = (self.heartbeat + 1) % 65536
@@ -178,9 +198,10 @@ class PassThroughGateway:
                 )
                 await link.write(tag, value)
 
-    async def operate(self, user: str, loops: Sequence[str], event: ModeEvent, reason: str) -> None:
-        data = {"event": event.value, "loops": list(loops), "ignored": True}
-        self.audit.append(AuditKind.OPERATOR_ACTION, f"operator:{user}", data, self.clock.now())
+    async def act(self, action: OperatorAction) -> str:
+        data = {"event": action.kind, "loops": list(action.loops), "ignored": True}
+        self.audit.append(AuditKind.OPERATOR_ACTION, f"operator:{action.user}", data, self.clock.now())
+        return "ignored by the pass-through gateway"
 
     def audit_seq(self) -> int | None:
         return None if self.audit.head is None else self.audit.head.seq

@@ -474,7 +474,8 @@ class Gateway:
         envelope = check_envelope(
             self.plant, self.outside_envelope, snapshot.values, snapshot.bad_quality, snapshot.forecast, now
         )
-        response = check_loop_response(self.plant, self.memory.samples, sorted(ai), now)
+        judged = sorted(ai) if self.plant.config.prediction.loop_response else []
+        response = check_loop_response(self.plant, self.memory.samples, judged, now)
         anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now) + envelope
         anomalies += response
         if any(a.code is AnomalyCode.CLOCK_JUMP for a in anomalies):

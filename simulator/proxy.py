@@ -16,6 +16,11 @@ The faults can be switched at any time (`proxy.faults = LinkFaults(...)`); chunk
 the delivery time they were given. `drop_connections()` cuts every open connection now. All random draws
 come from one `random.Random(seed)` owned by the proxy, in the order chunks are read, so a run with the
 same traffic and the same seed makes the same decisions.
+
+With a `FrameGate` (`proxy.gate`, see `simulator.frame_faults`) the gateway-to-PLC direction is cut into
+Modbus TCP frames and each request frame is forwarded, held for whole ticks of simulated time, reordered,
+lost or cut in the middle; `deliver_due()`, called by the lock-step runner once a tick, delivers the held
+frames that are due on a connection of their own.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import random
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
+
+from simulator.frame_faults import FrameGate, split_frames
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class ProxyStats:
 
 
 _EOF = b""
+_CUT = b"<cut>"  # sentinel: close both connections after what was queued before it
+DELIVERY_TIMEOUT_S = 5.0  # a held frame's answer from the PLC (local, same event loop)
 
 
 class _Link:
@@ -69,17 +78,34 @@ class _Link:
         self.writers = (client[1], upstream[1])
         self._finished = 0
         self.tasks = [
-            asyncio.create_task(self._pump(client[0], upstream[1])),
+            asyncio.create_task(self._pump(client[0], upstream[1], requests=True)),
             asyncio.create_task(self._pump(upstream[0], client[1])),
         ]
+        self._frames = bytearray()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _gated(self, data: bytes, gate: FrameGate, queue: asyncio.Queue[tuple[float, bytes]]) -> None:
+        self._frames += data
+        for frame in split_frames(self._frames):
+            action, _ = gate.decide(frame)
+            if action == "forward":
+                queue.put_nowait((0.0, frame))
+            elif action == "cut":
+                queue.put_nowait((0.0, frame[: len(frame) // 2]))
+                queue.put_nowait((0.0, _CUT))
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, requests: bool = False
+    ) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         sender = asyncio.create_task(self._send(queue, writer))
         loop = asyncio.get_running_loop()
         last_due = 0.0
         try:
             while data := await reader.read(65536):
+                gate = self.proxy.gate
+                if requests and gate is not None:
+                    self._gated(data, gate, queue)
+                    continue
                 faults = self.proxy.faults
                 if faults.blackhole:
                     self.proxy.stats.chunks_swallowed += 1
@@ -110,6 +136,10 @@ class _Link:
             if data == _EOF:
                 with contextlib.suppress(OSError):
                     writer.write_eof()
+                return
+            if data == _CUT:
+                self.proxy.stats.connections_dropped += 1
+                self.close()
                 return
             writer.write(data)
             self.proxy.stats.chunks_forwarded += 1
@@ -144,6 +174,7 @@ class FaultProxy:
         self.host = host
         self._requested_port = port
         self.faults = faults or LinkFaults()
+        self.gate: FrameGate | None = None
         self.rng = random.Random(seed)
         self.stats = ProxyStats()
         self.links: set[_Link] = set()
@@ -182,6 +213,25 @@ class FaultProxy:
         for link in list(self.links):
             self.stats.connections_dropped += 1
             link.close()
+
+    async def deliver_due(self) -> int:
+        """Deliver the gate's frames that are due, on a connection of their own; how many were sent."""
+        frames = self.gate.due() if self.gate is not None else []
+        if not frames:
+            return 0
+        reader, writer = await asyncio.open_connection(*self.target)
+        try:
+            for frame in frames:
+                writer.write(frame.data)
+                await writer.drain()
+                async with asyncio.timeout(DELIVERY_TIMEOUT_S):  # the PLC's answer; nobody is waiting for it
+                    header = await reader.readexactly(6)
+                    await reader.readexactly(int.from_bytes(header[4:6], "big"))
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        return len(frames)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1

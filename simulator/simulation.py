@@ -34,7 +34,7 @@ from simulator.faults import (
     target_of,
 )
 from simulator.plc import SCAN_S, SHED_TIMEOUT_TAG, Mode, Plc
-from simulator.programs import binding_for
+from simulator.programs import PlantBinding, binding_for
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "plant_configs"
 SCANS_PER_TICK = 2
@@ -57,14 +57,22 @@ def default_config(plant: str) -> PlantConfig:
 class Simulation:
     dt_s: float = SCAN_S * SCANS_PER_TICK
 
-    def __init__(self, plant: str, *, seed: int = 0, config: PlantConfig | None = None) -> None:
+    def __init__(
+        self,
+        plant: str,
+        *,
+        seed: int = 0,
+        config: PlantConfig | None = None,
+        binding: PlantBinding | None = None,
+    ) -> None:
         self.plant = plant
         self.seed = seed
         self.config = config if config is not None else default_config(plant)
         self.time_s = 0.0
         self.tick_count = 0
         self.write_log: list[WriteRecord] = []
-        self._binding = binding_for(plant)
+        # Another model of the plant (an FMU, simulator.fmu_plant) under the same PLC program and tags.
+        self._binding = binding if binding is not None else binding_for(plant)
         self._writable = frozenset(t for t, tag in self.config.tags.items() if tag.access is Access.WRITE)
         self._tags = tuple(self.config.tags)
         # The PLC's memory: every config tag, plus any register of the PLC program the config leaves out.
@@ -232,6 +240,17 @@ class Simulation:
         if isinstance(fault, NoiseBurst):
             return ActiveFault(fault, self.time_s, rng=generator(self.seed, f"fault:{tag}", self._injections))
         return ActiveFault(fault, self.time_s)
+
+    def disturbance(self, name: str) -> float:
+        """The value a named disturbance has now."""
+        return self._disturbances[name]
+
+    def set_disturbance(self, name: str, value: float) -> None:
+        """Move a disturbance that an injected `Disturbance` made active (a ramp or a periodic profile
+        steps it every tick); `clear_faults(name)` still restores the plant's own value."""
+        if not any(isinstance(f.fault, Disturbance) and f.fault.name == name for f in self._faults):
+            raise ValueError(f"disturbance {name!r} is not active; inject it first")
+        self._disturbances[name] = value
 
     def clear_faults(self, target: str | None = None) -> None:
         """Clear every fault, or those on one tag, output or disturbance name."""

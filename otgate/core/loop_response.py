@@ -6,7 +6,7 @@ Thresholds come from the loop's own model (setpoint -> PV), so no hand-set devia
 - the window is the model's dead time plus three time constants (95 % of a step has arrived by then);
 - the expected PV change over that window is the model's response to the setpoint changes seen;
 - it is judged only when that expected change stands clear of the PV's noise (four times its standard
-  deviation over the window), and the loop fails when the PV made less than half of it.
+  deviation over the window), and the loop fails when the PV made less than a quarter of it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from otgate.core.monitors import Anomaly, AnomalyCode
 from otgate.core.plant import Plant
 from otgate.core.prediction import Samples, StepModel, changes, step
 
-FOLLOW_SHARE = 0.5  # the PV must make at least this share of the change its model expects
+FOLLOW_SHARE = 0.25  # the PV must make at least this share of the change its model expects (an unmeasured
+# disturbance working against a move can take half of it; a stuck actuator leaves next to nothing)
 NOISE_FACTOR = 4.0  # an expected change below this many noise standard deviations is not judged
 EDGE_SAMPLES = 5  # samples averaged at each end of the window
 

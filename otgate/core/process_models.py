@@ -65,6 +65,10 @@ class EnvelopeLimit(_Strict):
 class PredictionSettings(_Strict):
     # How far ahead every AI move is judged; default: the slowest model's dead time plus 4 time constants.
     horizon_s: Positive | None = None
+    # The model-based loop-response monitor (LOOP_NOT_RESPONDING). Off by default: an unmeasured
+    # disturbance working against a move looks like a stuck actuator to it; turn it on where the models
+    # include the disturbances that matter.
+    loop_response: bool = False
 
 
 def model_problems(

@@ -7,16 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from otgate.core.config import PlantConfig
 from otgate.core.loop_response import window_s
 from otgate.core.modes import LoopMode
 from simulator.faults import ActuatorStuck
 from tests.e2e.harness import running
 
+
+def judged(config: PlantConfig) -> PlantConfig:
+    return config.model_copy(
+        update={"prediction": config.prediction.model_copy(update={"loop_response": True})}
+    )
+
+
 pytestmark = pytest.mark.requirement("R-15")
 
 
 async def test_stuck_actuator_under_ai_moves_is_loop_not_responding(tmp_path: Path):
-    async with running("cstr", tmp_path) as h:
+    async with running("cstr", tmp_path, adjust=judged) as h:
         await h.engage("TIC-101")
         (model,) = h.gateway.plant.models
         h.sim.inject(ActuatorStuck("TIC-101.OUT"))
@@ -40,7 +48,7 @@ async def test_stuck_actuator_under_ai_moves_is_loop_not_responding(tmp_path: Pa
 
 
 async def test_healthy_loop_following_ai_moves_raises_nothing(tmp_path: Path):
-    async with running("cstr", tmp_path) as h:
+    async with running("cstr", tmp_path, adjust=judged) as h:
         await h.engage("TIC-101")
         (model,) = h.gateway.plant.models
         h.submit(h.propose("TIC-101.RSP", round(h.setpoint("TIC-101") + 1.0, 3)))

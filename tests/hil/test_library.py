@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hil.assertions import judge
+from hil.coverage import coverage, load_hazards
 from hil.runner import run_scenario
 from hil.scenario import load_scenario, scenario_paths
 
@@ -19,12 +20,19 @@ LIBRARY = Path(__file__).resolve().parents[2] / "hil" / "scenarios"
 FILES = scenario_paths([LIBRARY])
 
 
-def test_library_has_at_least_twenty_scenarios_over_three_plants_and_three_groups():
+def test_library_has_at_least_forty_five_scenarios_over_three_plants_and_three_groups():
     scenarios = [load_scenario(path) for path in FILES]
-    assert len(scenarios) >= 20
+    assert len(scenarios) >= 45
     assert {s.plant for s in scenarios} == {"tank", "cstr", "ricker"}
     assert {s.metadata.category for s in scenarios} == {"ai-misbehaviour", "infra-fault", "operator"}
     assert len({s.metadata.id for s in scenarios}) == len(scenarios)
+
+
+def test_every_library_scenario_names_known_hazards_and_every_hazard_is_covered():
+    result = coverage([load_scenario(path) for path in FILES], load_hazards())
+    assert result.unknown == {}
+    assert [h.id for h in result.uncovered] == []
+    assert all(load_scenario(path).metadata.hazards for path in FILES)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -51,6 +59,8 @@ async def test_scenario_fails_against_passthrough_gateway(path: Path):
         "A16_interlock_blocks_increase_ricker",
         "P06_plc_link_loss_cstr",  # link faults through the proxy, reconnect back-off on simulated time
         "P09K_gateway_sigkill_cstr",  # the gateway in a child process, SIGKILLed and restarted
+        "H01_approval_digest_ricker",  # operator actions through the HMI app
+        "L02_jitter_loss_reorder_tank",  # seeded frame faults in ticks
     ],
 )
 async def test_same_scenario_twice_gives_same_trace_hash(name: str):

@@ -129,3 +129,38 @@ def test_broken_file_names_itself(tmp_path: Path):
     path.write_text("kind: Scenario\n")
     with pytest.raises(ScenarioError, match=r"bad\.yaml"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"timeline": [{"id": "engage", "at": "5 s", "do": "mark"}]}, "name events of every run"),
+        (
+            {"protocol": "opcua", "timeline": [{"at": "5 s", "do": "link.faults", "latency": "2 scan"}]},
+            "acts on Modbus frames",
+        ),
+        ({"metadata": {"id": "T", "title": "t", "category": "operator", "requirements": ["GW-REQ-X"]}}, "R-"),
+        ({"metadata": {"id": "T", "title": "t", "category": "operator", "hazards": ["overflow"]}}, "HZ-"),
+        ({"timeline": [{"at": "5 s", "do": "operator.setpoint", "loop": "LIC-101"}]}, "needs \\['value'\\]"),
+        ({"timeline": [{"at": "5 s", "do": "link.faults", "loss": 1.5}]}, "loss"),
+        ({"timeline": [{"at": "5 s", "do": "operator.shelve", "code": "X"}]}, "unknown action"),
+    ],
+)
+def test_new_vocabulary_is_checked_at_load(changes: dict[str, Any], problem: str):
+    with pytest.raises(ValueError, match=problem):
+        Scenario.model_validate(minimal(**changes))
+
+
+def test_whenever_for_and_trace_functions_load():
+    scenario = Scenario.model_validate(
+        minimal(
+            assertions=[
+                {"id": "w", "whenever": "rate(true.LIT-101) > 1", "for": "10 s", "then": "mode.LIC-101 != REMOTE",
+                 "within": "2 scan"},
+                {"id": "m", "monotonic": {"of": "audit.at", "kind": "decision"}},
+                {"id": "a", "applied_writes": {"tag": "LIC-101.RSP", "once": True, "max_age": "1 scan"}},
+            ]
+        )
+    )  # fmt: skip
+    assert [a.kind for a in scenario.assertions] == ["whenever", "monotonic", "applied_writes"]
+    assert scenario.assertions[0].hold == 10.0
