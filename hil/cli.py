@@ -66,7 +66,16 @@ def add_hil_commands(commands: Any) -> None:
     )
     run.add_argument("--subject", choices=["otgate", "passthrough"], default="otgate", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_hil_run)
-    cover = sub.add_parser("coverage", help="hazard x scenario matrix; exit 1 when a hazard is uncovered")
+    cover = sub.add_parser(
+        "coverage",
+        help="hazard x scenario matrix; exit 1 when a hazard is uncovered",
+        description=(
+            "Print which scenarios exercise each hazard of the hazard list (and which requirements they\n"
+            "name), and the hazards no scenario covers. Runs nothing: it reads the scenario files."
+        ),
+        epilog="example:\n  otgate hil coverage hil/scenarios/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cover.add_argument(
         "paths", nargs="*", type=Path, help=f"scenario files or directories (default {DEFAULT_SCENARIOS})"
     )
