@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.figure import Figure, figure
-from otgate.audit_store import AUDIT_FILE, AuditStore
+from otgate.audit.store import AUDIT_FILE, AuditStore
 from otgate.core.audit_chain import AuditEntry, AuditKind, canonical_json
 
 KEY = b"benchmark key, 32 bytes or more...."

@@ -51,13 +51,13 @@ from pymodbus.client import AsyncModbusTcpClient
 from benchmarks.figure import Figure, figure
 from benchmarks.http_client import RawHttpClient
 from otgate.api.ai import create_ai_app
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
+from otgate.audit.store import AuditStore
 from otgate.core.config import PlantConfig, Protocol
 from otgate.core.modes import ModeEvent
 from otgate.core.plant import compile_plant
-from otgate.gateway import Gateway
-from otgate.service import Listener, build_links, start_listener
+from otgate.host.service import Listener, build_links, start_listener
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation, default_config
 

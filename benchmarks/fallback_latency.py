@@ -19,14 +19,14 @@ from pathlib import Path
 from pymodbus.client import AsyncModbusTcpClient
 
 from benchmarks.figure import Figure, figure
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
-from otgate.config_file import load_config
+from otgate.audit.store import AuditStore
+from otgate.config.loader import load_config
 from otgate.core.config import PlantConfig
 from otgate.core.modes import ModeEvent, PlcMode
 from otgate.core.plant import compile_plant
-from otgate.gateway import Gateway
-from otgate.service import build_links
+from otgate.host.service import build_links
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation
 

@@ -25,14 +25,14 @@ import httpx
 
 from benchmarks.figure import Figure, figure
 from otgate.api.ai import create_ai_app
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
-from otgate.config_file import load_config
+from otgate.audit.store import AuditStore
+from otgate.config.loader import load_config
 from otgate.core.config import Engine, PlantConfig
 from otgate.core.modes import ModeEvent, PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 ROGUE_TOKEN = "rogue-engine-token"

@@ -38,10 +38,10 @@ from typing import Any
 
 from benchmarks.figure import Figure, figure
 from benchmarks.http_client import RawHttpClient
-from otgate.config_file import LoadedConfig, load_config_file
+from otgate.config.loader import LoadedConfig, load_config_file
 from otgate.core.modes import PlcMode
 from otgate.field.fake import FakeLink
-from otgate.service import GatewayService
+from otgate.host.service import GatewayService
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "plant_configs" / "tank.yaml"

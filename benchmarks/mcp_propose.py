@@ -32,12 +32,12 @@ from mcp.client.streamable_http import streamable_http_client
 
 from benchmarks.figure import Figure, figure
 from otgate.client import AsyncGatewayClient, Proposal
-from otgate.config_file import load_config_file
+from otgate.config.loader import load_config_file
 from otgate.core.modes import ModeEvent, PlcMode
 from otgate.field.fake import FakeLink
+from otgate.host.service import GatewayService
 from otgate.mcp_door.tools import build_server
 from otgate.mcp_door.transport import http_app, start_http
-from otgate.service import GatewayService
 from simulator.simulation import CONFIG_DIR
 
 TOKEN = "bench-agent-token"

@@ -36,13 +36,13 @@ from asyncua import Client, ua
 
 from benchmarks.decision_path import KEY, LOOP, START_SP, STEP_SP, _engage, pointed
 from benchmarks.figure import Figure, figure
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
+from otgate.audit.store import AuditStore
 from otgate.core.config import Engine, OpcUaNorthbound, Protocol
 from otgate.core.plant import compile_plant
-from otgate.gateway import Gateway
+from otgate.host.service import build_links
 from otgate.opcua_northbound.server import NorthboundServer
-from otgate.service import build_links
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation, default_config
 

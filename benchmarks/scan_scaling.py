@@ -33,14 +33,14 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from benchmarks.decision_path import HOST
 from benchmarks.figure import Figure, figure
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
+from otgate.audit.store import AuditStore
 from otgate.core.config import ModbusAddress, ModbusTable, PlantConfig, Tag, TagKind
 from otgate.core.modes import PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.modbus import plan_reads
-from otgate.gateway import Gateway
-from otgate.service import build_links
+from otgate.host.service import build_links
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from simulator.modbus_server import ModbusServer
 from simulator.simulation import default_config
 

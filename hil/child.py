@@ -30,8 +30,9 @@ from typing import Any
 
 from hil.hmi_operator import OperatorAction
 from hil.subjects import SUBJECTS, Reply
-from otgate.clock import ManualClock
+from hil.wiring import pointed
 from otgate.core.config import Protocol
+from otgate.runtime.clock import ManualClock
 from simulator.simulation import default_config
 
 START_TIMEOUT_S = 30.0
@@ -128,8 +129,6 @@ class ChildGateway:
 
 async def serve(argv: Sequence[str]) -> None:
     subject, plant, protocol, modbus_port, opcua_url, data_dir, start = argv
-    from hil.runner import pointed
-
     config = pointed(
         default_config(plant), Protocol(protocol), int(modbus_port), None if opcua_url == "-" else opcua_url
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.scenario import Scenario
-from otgate.audit_store import AuditStore
+from otgate.audit.store import AuditStore
 from otgate.core.audit_chain import AuditRecord, canonical_json
 from simulator.frame_faults import Delivery
 from simulator.simulation import WriteRecord

@@ -57,8 +57,8 @@ from hil.wiring import (
     url_port,
     with_port,
 )
-from otgate.clock import ManualClock
 from otgate.core.config import PlantConfig, Protocol
+from otgate.runtime.clock import ManualClock
 from simulator import faults as sim_faults
 from simulator.faults import generator
 from simulator.programs import PlantBinding

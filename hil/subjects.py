@@ -31,16 +31,16 @@ import httpx
 from hil.hmi_operator import HmiOperator, OperatorAction
 from otgate.api.ai import create_ai_app
 from otgate.api.hmi import create_hmi_app
-from otgate.audit_store import AuditStore
-from otgate.clock import Clock
+from otgate.audit.store import AuditStore
 from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Access, ModbusTable, PlantConfig
 from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.backoff import Backoff
 from otgate.field.link import FieldError, FieldLink
-from otgate.gateway import GATEWAY, Gateway
-from otgate.service import build_links
+from otgate.host.service import build_links
+from otgate.runtime.clock import Clock
+from otgate.runtime.gateway import GATEWAY, Gateway
 
 MODE_CODES = {LoopMode.FALLBACK: 0.0, LoopMode.AI: 1.0, LoopMode.MANUAL: 2.0}
 RECONNECT_MIN_S, RECONNECT_MAX_S = 0.1, 2.0

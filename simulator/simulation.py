@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from otgate.config_file import load_config
+from otgate.config.loader import load_config
 from otgate.core.config import Access, PlantConfig
 from simulator.faults import (
     SENSOR_FAULTS,

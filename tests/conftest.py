@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
-from otgate.config_file import load_config
+from otgate.audit.store import AuditStore
+from otgate.config.loader import load_config
 from otgate.core.modes import PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANT_CONFIGS = ROOT / "plant_configs"

@@ -126,3 +126,115 @@ def test_no_unsafe_deserialisation_or_shell(path: Path):
                 ), path
         if isinstance(node, ast.Attribute):
             assert node.attr not in {"unsafe_load", "full_load", "load_all"}, f"{path}:{node.lineno}"
+
+
+# What each part of the project may import (besides itself and libraries). Lower layers never import higher
+# ones: core < adapters (field, audit, config) < runtime < doors (api, opcua_northbound) < host < cli.
+# Only the command line wires the simulator and the HIL runner into otgate.
+LAYERS: dict[str, set[str]] = {
+    "otgate.core": set(),
+    "otgate.field": {"otgate.core"},
+    "otgate.audit": {"otgate.core"},
+    "otgate.config": {"otgate.core"},
+    "otgate.assurance": {"otgate.core", "otgate.field"},
+    "otgate.runtime": {"otgate.core", "otgate.field", "otgate.audit", "otgate.config"},
+    "otgate.api": {"otgate.core", "otgate.audit", "otgate.config", "otgate.runtime"},
+    "otgate.opcua_northbound": {"otgate.core", "otgate.runtime"},
+    "otgate.client": {"otgate.api.schemas", "otgate.core"},
+    "otgate.mcp_door": {"otgate.client", "otgate.core"},
+    "otgate.host": {
+        "otgate.core",
+        "otgate.field",
+        "otgate.audit",
+        "otgate.config",
+        "otgate.runtime",
+        "otgate.api",
+        "otgate.opcua_northbound",
+    },
+    "simulator": {"otgate.core", "otgate.config"},
+}
+ANYTHING_BUT_CLI = "hil"  # the test bench may use every part of otgate except the command line
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_imports(path: Path) -> set[str]:
+    """Every project module `path` imports, at the top or inside a function (a deferred import still couples)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in {"otgate", "simulator", "hil"}}
+
+
+def part_of(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "otgate" and len(parts) > 1 else parts[0]
+
+
+def test_no_loose_shell_modules_at_the_package_root():
+    loose = sorted(p.name for p in (ROOT / "otgate").glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py"], loose
+
+
+@pytest.mark.parametrize(
+    "path", python_files("otgate", "simulator", "hil"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_imports_run_only_downward(path: Path):
+    me = part_of(module_name(path))
+    if me in {"otgate.cli", "otgate", "otgate.__main__"}:
+        return  # the command line (and `python -m otgate`) may wire everything
+    for target in project_imports(path):
+        there = part_of(target)
+        if there == me:
+            continue
+        if me == ANYTHING_BUT_CLI:
+            assert there != "otgate.cli", f"{path.name} imports {target}"
+            continue
+        allowed = LAYERS[me]
+        assert there in allowed or target in allowed, (
+            f"{module_name(path)} imports {target} (upward or sideways)"
+        )
+
+
+def test_no_import_cycles():
+    graph = {module_name(p): project_imports(p) for p in python_files("otgate", "simulator", "hil")}
+
+    # `from otgate.x import name` may name a module or an attribute: resolve to the longest known module.
+    def resolve(name: str) -> str | None:
+        while name and name not in graph:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    edges = {m: {r for t in targets if (r := resolve(t)) and r != m} for m, targets in graph.items()}
+    # a package's __init__ importing its own submodules is how packages export; not a cycle of concepts
+    edges = {m: {t for t in ts if not t.startswith(m + ".")} for m, ts in edges.items()}
+    state: dict[str, int] = {}
+    path_stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path_stack.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                cycle = [*path_stack[path_stack.index(nxt) :], nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path_stack.pop()
+        state[node] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module)
+
+
+@pytest.mark.parametrize("path", python_files("otgate"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_over_400_lines(path: Path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= 420, f"{path.relative_to(ROOT)} has {lines} lines: split it by concept"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from otgate.audit_store import (
+from otgate.audit.store import (
     AUDIT_KEY_ENV,
     AuditChainError,
     AuditStore,
@@ -201,7 +201,7 @@ def test_audit_key_from_env_empty_is_an_error():
 CHILD = textwrap.dedent(
     """
     import os, sys, time
-    from otgate.audit_store import AuditStore, audit_key_from_env
+    from otgate.audit.store import AuditStore, audit_key_from_env
     store = AuditStore(sys.argv[1], audit_key_from_env(os.environ))
     for i in range(1_000_000):
         record = store.append("decision", "gateway", {"i": i}, time.time())

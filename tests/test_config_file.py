@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from otgate.config_file import ConfigError, load_config_file, parse_config
+from otgate.config.loader import ConfigError, load_config_file, parse_config
 from tests.conftest import PLANT_CONFIGS
 
 BROKEN = Path(__file__).parent / "configs" / "broken"

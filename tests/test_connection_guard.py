@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from otgate.config_file import LoadedConfig, load_config_file
+from otgate.config.loader import LoadedConfig, load_config_file
 from otgate.core.config import Listener
 from otgate.field.fake import FakeLink
-from otgate.service import GatewayService
+from otgate.host.service import GatewayService
 from tests.conftest import PLANT_CONFIGS, REMOTE_PLC
 from tests.fuzz.support import ENGINE_AUTH, SETPOINT
 

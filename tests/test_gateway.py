@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from otgate.audit_store import AuditStoreError
-from otgate.clock import ManualClock
+from otgate.audit.store import AuditStoreError
 from otgate.core.approval import ApprovalOutcome, proposal_digest
 from otgate.core.config import Autonomy
 from otgate.core.decision import ReasonCode, Verdict
@@ -15,7 +14,8 @@ from otgate.core.modes import LoopMode, ModeEvent, PlcMode
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.field.fake import FakeLink
-from otgate.gateway import AuditUnavailable, Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import AuditUnavailable, Gateway
 
 
 async def engaged(gateway: Gateway) -> Gateway:
@@ -88,7 +88,7 @@ async def test_core_exception_rejects_with_internal_error(gateway: Gateway, monk
     def buggy(*args: object) -> None:
         raise ZeroDivisionError
 
-    monkeypatch.setattr("otgate.gateway.validate", buggy)
+    monkeypatch.setattr("otgate.runtime.gateway.validate", buggy)
     (answer,) = gateway.submit([proposal(gateway, 650.4)])
     assert answer.decision.verdict is Verdict.REJECTED
     assert answer.decision.codes == (ReasonCode.INTERNAL_ERROR,)
@@ -205,7 +205,7 @@ async def test_lift_quarantine_and_acknowledge_alarm_audited(gateway: Gateway, f
 
 
 async def test_reload_config_returns_loops_to_fallback_and_records_hash(gateway: Gateway):
-    from otgate.config_file import load_config_file
+    from otgate.config.loader import load_config_file
     from tests.conftest import PLANT_CONFIGS
 
     await engaged(gateway)
@@ -234,8 +234,8 @@ async def test_recover_forgets_ids_older_than_the_replay_window(gateway: Gateway
 
 
 async def test_global_write_cap_defers_the_rest_to_the_next_scan(tmp_path: Path):
-    from otgate.audit_store import AuditStore
-    from otgate.config_file import load_config
+    from otgate.audit.store import AuditStore
+    from otgate.config.loader import load_config
     from tests.conftest import PLANT_CONFIGS
 
     config = load_config(PLANT_CONFIGS / "ricker.yaml")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from otgate.clock import ManualClock
-from otgate.config_file import LoadedConfig, load_config_file
+from otgate.config.loader import LoadedConfig, load_config_file
 from otgate.field.fake import FakeLink
-from otgate.service import GatewayService
+from otgate.host.service import GatewayService
+from otgate.runtime.clock import ManualClock
 from tests.conftest import PLANT_CONFIGS, REMOTE_PLC
 
 pytestmark = pytest.mark.requirement("R-04")

@@ -9,14 +9,14 @@ import httpx
 import pytest
 
 from otgate.api.ai import create_ai_app
-from otgate.clock import ManualClock
 from otgate.core.approval import ApprovalOutcome, proposal_digest
 from otgate.core.config import Autonomy
 from otgate.core.modes import ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from tests.conftest import TANK_CONFIG
 
 pytestmark = pytest.mark.requirement("R-13", "R-39")
@@ -77,7 +77,7 @@ async def test_forward_step_does_not_make_an_engine_look_silent(gateway: Gateway
 async def test_wall_clock_step_moves_no_approval_expiry(
     fake: FakeLink, tmp_path: Any, step_s: float, after_s: float, expected: ApprovalOutcome
 ):
-    from otgate.audit_store import AuditStore
+    from otgate.audit.store import AuditStore
 
     rules = TANK_CONFIG.tags["LIC-101.RSP"].setpoint
     assert rules is not None

@@ -39,7 +39,7 @@ from otgate.core.config import Autonomy, Engine
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
 from otgate.core.text import visible
-from otgate.gateway import AuditUnavailable, Gateway
+from otgate.runtime.gateway import AuditUnavailable, Gateway
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from otgate.api.hmi_console import MAX_STREAMS, Console, is_cross_origin
 from otgate.api.hmi_sessions import LOCKOUT_FAILURES, LOGIN_COOKIE, SESSION_COOKIE, new_token, same_token
 from otgate.api.hmi_view import TREND_WINDOW_S
 from otgate.core.config import Operator, Role
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "hmi_static"

@@ -34,11 +34,11 @@ from fastapi import FastAPI, Request
 
 from otgate.api.ai import ApiError, parse_json, read_body, require_json
 from otgate.api.hmi_console import Actor, Console
-from otgate.config_file import ConfigError, LoadedConfig, load_config_file
+from otgate.config.loader import ConfigError, LoadedConfig, load_config_file
 from otgate.core.approval import ApprovalOutcome
 from otgate.core.config import Role
 from otgate.core.modes import ModeEvent
-from otgate.gateway import AuditUnavailable
+from otgate.runtime.gateway import AuditUnavailable
 
 T = TypeVar("T")
 REASON_MAX_CHARS = 500

@@ -31,11 +31,11 @@ from otgate.api.hmi_sessions import (
     same_token,
 )
 from otgate.api.hmi_view import RecentTraffic, Trends, plant_view
-from otgate.audit_store import AuditStoreError
+from otgate.audit.store import AuditStoreError
 from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Role
 from otgate.core.text import visible
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 
 log = logging.getLogger(__name__)
 REFRESH_S = 0.5  # trends and trail tail are read this often (and pushed at once when they change)

@@ -17,7 +17,7 @@ from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.modes import PlcMode
 from otgate.core.text import visible
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 
 TREND_WINDOW_S = 600.0
 TREND_POINTS = 1200

@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from otgate.core.modes import LoopMode
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 
 
 class GatewayCollector(Collector):

@@ -8,9 +8,8 @@ engines get it from the repository or from `otgate openapi`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -69,13 +68,3 @@ def add_bearer_auth(document: dict[str, Any]) -> None:
         if path != "/healthz":
             for operation in operations.values():
                 operation["security"] = [{"engineToken": []}]
-
-
-def render_openapi() -> str:
-    """The document as committed in docs/openapi.json (sorted keys, so diffs show real changes only)."""
-    from otgate.api.ai import create_ai_app  # here, not at the top: ai.py imports this module
-    from otgate.gateway import Gateway
-
-    # The routes touch the gateway only while answering a request; building the document needs none.
-    app = create_ai_app(cast(Gateway, None))
-    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"

@@ -39,9 +39,9 @@ from otgate.core.config import OpcUaNorthbound
 from otgate.core.decision import Decision
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
-from otgate.gateway import AuditUnavailable, Gateway
 from otgate.opcua_northbound.identity import BoundClients, application_uri, load_der
 from otgate.opcua_northbound.verdict import name_of, status_for
+from otgate.runtime.gateway import AuditUnavailable, Gateway
 
 log = logging.getLogger(__name__)
 POLICIES = {

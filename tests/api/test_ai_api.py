@@ -12,7 +12,7 @@ import pytest
 
 from otgate.api.ai import create_ai_app
 from otgate.core.modes import ModeEvent
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 
 TOKEN = "demo-tank-engine-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -197,7 +197,7 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient, gateway: Gateway):
 async def test_audit_failure_answers_503(
     client: httpx.AsyncClient, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ):
-    from otgate.audit_store import AuditStoreError
+    from otgate.audit.store import AuditStoreError
 
     def broken(*args: object) -> None:
         raise AuditStoreError("disk full")
@@ -211,7 +211,7 @@ async def test_audit_failure_answers_503(
 async def test_reload_that_lowers_an_engines_rate_applies_to_its_bucket(
     client: httpx.AsyncClient, gateway: Gateway, tmp_path: Any
 ):
-    from otgate.config_file import LoadedConfig
+    from otgate.config.loader import LoadedConfig
 
     engine = gateway.plant.config.engines["optimizer"].model_copy(
         update={"max_requests_per_s": 1.0, "burst": 2.0}
@@ -229,10 +229,10 @@ async def test_reload_that_lowers_an_engines_rate_applies_to_its_bucket(
 
 
 async def test_get_tags_publishes_the_operating_envelope_of_what_an_engine_reads(tmp_path: Any):
-    from otgate.audit_store import AuditStore
-    from otgate.clock import ManualClock
+    from otgate.audit.store import AuditStore
     from otgate.core.plant import compile_plant
     from otgate.field.fake import FakeLink
+    from otgate.runtime.clock import ManualClock
     from tests.core.plants import CSTR
 
     fake = FakeLink(CSTR.config.tags, {"TT-101": 325.0, "TIC-101.SP": 325.0, "TIC-101.MODE": 1.0})

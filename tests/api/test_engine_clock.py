@@ -13,9 +13,9 @@ import pytest
 
 from otgate.api.ai import create_ai_app
 from otgate.api.hmi_view import RecentTraffic, plant_view
-from otgate.clock import ManualClock
 from otgate.core.modes import LoopMode, ModeEvent
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from tests.api.test_ai_api import AUTH
 
 METRICS_AUTH = {"Authorization": "Bearer demo-metrics-token"}

@@ -16,15 +16,15 @@ from starlette.routing import Match
 from otgate.api.hmi import create_hmi_app
 from otgate.api.hmi_console import Console
 from otgate.api.hmi_sessions import ENGINEER_IDLE_S, LOCKOUT_FAILURES, SESSION_COOKIE
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
+from otgate.audit.store import AuditStore
 from otgate.core.approval import AwaitingApproval, proposal_digest
 from otgate.core.config import Operator, Role
 from otgate.core.modes import LoopMode, ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from tests.conftest import PLANT_CONFIGS, TANK_CONFIG
 
 BASE = "http://hmi"
@@ -509,7 +509,7 @@ async def test_expired_approvals_are_not_offered(app: Any, gateway: Gateway):
 
 @pytest.mark.requirement("R-37")
 async def test_audit_failure_operator_still_falls_back_from_the_hmi(app: Any, gateway: Gateway):
-    from otgate.audit_store import AuditStoreError
+    from otgate.audit.store import AuditStoreError
     from otgate.core.modes import LoopMode, ModeEvent
 
     operator = await log_in(app, "operator")
@@ -541,7 +541,7 @@ async def test_lockout_refuses_manual_from_fallback_which_asks_the_plc_for_remot
 
 
 async def test_reset_with_the_trail_dead_answers_503_and_stays_latched(app: Any, gateway: Gateway):
-    from otgate.audit_store import AuditStoreError
+    from otgate.audit.store import AuditStoreError
 
     operator = await log_in(app, "operator")
     assert (await operator.post("/hmi/api/loops/LIC-101/fallback")).status_code == 200

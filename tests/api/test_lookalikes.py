@@ -13,12 +13,12 @@ import pytest
 
 from otgate.api.ai import create_ai_app
 from otgate.api.hmi import create_hmi_app
-from otgate.audit_store import AuditStore
+from otgate.audit.store import AuditStore
 from otgate.cli import main
-from otgate.clock import ManualClock
 from otgate.core.plant import compile_plant
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from tests.api.test_ai_api import AUTH, body
 from tests.api.test_hmi_api import ACCOUNTS, console_of, log_in
 from tests.conftest import TANK_CONFIG

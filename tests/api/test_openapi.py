@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 
 from otgate.api.ai import create_ai_app
-from otgate.api.openapi import render_openapi
 from otgate.cli import main
-from otgate.gateway import Gateway
+from otgate.cli.openapi_doc import render_openapi
+from otgate.runtime.gateway import Gateway
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from otgate.assurance.plausibility import plausibility_problems
-from otgate.config_file import load_config
+from otgate.config.loader import load_config
 
 TANK = load_config(Path(__file__).resolve().parents[2] / "plant_configs" / "tank.yaml")
 GOOD = {

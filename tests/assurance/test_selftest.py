@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from otgate.audit_store import AUDIT_KEY_ENV, AuditStore
+from otgate.audit.store import AUDIT_KEY_ENV, AuditStore
 from otgate.cli import build_parser, main
+from otgate.cli.selftest import selftest_main
 from otgate.core.audit_chain import canonical_json
-from otgate.selftest_cli import selftest_main
 from simulator.faults import WatchdogBroken
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from otgate.audit_cli import add_audit_commands
-from otgate.audit_store import AUDIT_KEY_ENV, AuditStore, audit_path
+from otgate.audit.store import AUDIT_KEY_ENV, AuditStore, audit_path
+from otgate.cli.audit import add_audit_commands
 from otgate.core.audit_chain import (
     AuditEntry,
     AuditKind,

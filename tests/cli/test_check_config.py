@@ -66,7 +66,7 @@ def test_schema_rejects_unknown_key(capsys: pytest.CaptureFixture[str]):
 
 
 def test_config_reference_doc_matches_schema():
-    from otgate.config_reference import render_reference
+    from otgate.config.reference import render_reference
 
     committed = (PLANT_CONFIGS.parent / "docs" / "CONFIG_REFERENCE.md").read_text()
     assert committed == render_reference(), (

@@ -11,11 +11,14 @@ def test_engine_run_without_token_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     monkeypatch.delenv("OTGATE_ENGINE_TOKEN", raising=False)
-    assert main(["engine", "run", "otgate.demo_engine:DemoEngine", "--gateway", "http://127.0.0.1:9"]) == 2
+    assert (
+        main(["engine", "run", "otgate.client.demo_engine:DemoEngine", "--gateway", "http://127.0.0.1:9"])
+        == 2
+    )
     assert "OTGATE_ENGINE_TOKEN" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("spec", ["nope", "no.such.module:Engine", "otgate.demo_engine:Nothing"])
+@pytest.mark.parametrize("spec", ["nope", "no.such.module:Engine", "otgate.client.demo_engine:Nothing"])
 def test_engine_run_bad_engine_refused(
     spec: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from otgate.audit_store import AuditStore, audit_path
+from otgate.audit.store import AuditStore, audit_path
 from otgate.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

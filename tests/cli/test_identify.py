@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from otgate.cli import main
-from otgate.config_file import load_config
+from otgate.config.loader import load_config
 from otgate.core.process_models import ProcessModel
 from tests.conftest import PLANT_CONFIGS
 

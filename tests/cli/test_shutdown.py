@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otgate.audit_store import AuditStore
+from otgate.audit.store import AuditStore
 from otgate.core.audit_chain import AuditRecord
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation

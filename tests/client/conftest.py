@@ -7,7 +7,7 @@ import pytest
 from otgate.api.ai import create_ai_app
 from otgate.client import AsyncGatewayClient
 from otgate.core.modes import ModeEvent
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 
 TOKEN = "demo-tank-engine-token"  # plant_configs/tank.yaml, engine "optimizer"
 

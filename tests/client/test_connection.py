@@ -9,7 +9,7 @@ import pytest
 
 from otgate.api.ai import create_ai_app
 from otgate.client import AsyncGatewayClient, GatewayClient, GatewayError, Proposal
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 from tests.client.conftest import TOKEN, connect
 
 

@@ -18,8 +18,8 @@ from otgate.client import (
     run_cycle,
     run_engine,
 )
-from otgate.demo_engine import DemoEngine
-from otgate.gateway import Gateway
+from otgate.client.demo_engine import DemoEngine
+from otgate.runtime.gateway import Gateway
 from tests.client.conftest import connect
 
 
@@ -95,9 +95,9 @@ def test_load_engine_imports_module_class(tmp_path: Path, monkeypatch: pytest.Mo
     ("spec", "problem"),
     [
         ("no_colon", "module:Class"),
-        ("otgate.demo_engine:", "module:Class"),
-        ("otgate.demo_engine:Missing", "has no"),
-        ("otgate.demo_engine:OPTIMA.clear", "module:Class"),
+        ("otgate.client.demo_engine:", "module:Class"),
+        ("otgate.client.demo_engine:Missing", "has no"),
+        ("otgate.client.demo_engine:OPTIMA.clear", "module:Class"),
         ("otgate.client:RunStats", "propose"),
     ],
 )

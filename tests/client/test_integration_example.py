@@ -9,8 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-from otgate.audit_store import AuditStore
-from otgate.demo import run_demo
+from otgate.audit.store import AuditStore
+from otgate.cli.demo import run_demo
 from tests.conftest import ROOT
 
 DOC = ROOT / "docs" / "INTEGRATION.md"

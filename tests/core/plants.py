@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otgate.config_file import load_config
+from otgate.config.loader import load_config
 from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import Plant, compile_plant
 from otgate.core.proposal import Proposal, Snapshot

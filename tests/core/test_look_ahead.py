@@ -82,7 +82,7 @@ def test_plant_without_models_has_no_interval():
 
 def test_demo_engine_keeps_its_target_inside_the_admissible_interval():
     from otgate.client import Decision, Envelope
-    from otgate.demo_engine import DemoEngine
+    from otgate.client.demo_engine import DemoEngine
 
     engine = DemoEngine(misbehave=False)
     envelope = Envelope.model_validate(

@@ -7,15 +7,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
-from otgate.config_file import load_config
+from otgate.audit.store import AuditStore
+from otgate.config.loader import load_config
 from otgate.core.config import PlantConfig, Protocol
 from otgate.core.modes import ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
-from otgate.gateway import Answer, Gateway
-from otgate.service import build_links
+from otgate.host.service import build_links
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Answer, Gateway
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation, WriteRecord, default_config
 from tests.conftest import PLANT_CONFIGS

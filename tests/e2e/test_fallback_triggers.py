@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from otgate.audit_store import AuditStoreError
-from otgate.config_file import load_config_file
+from otgate.audit.store import AuditStoreError
+from otgate.config.loader import load_config_file
 from otgate.core.config import PlantConfig
 from simulator.faults import ActuatorStuck, Bias, Dropout, Freeze
 from tests.conftest import PLANT_CONFIGS

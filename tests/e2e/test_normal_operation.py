@@ -16,8 +16,8 @@ import pytest
 
 from otgate.api.ai import envelope, parse_recommendations, to_proposal
 from otgate.client import Envelope
+from otgate.client.demo_engine import DemoEngine
 from otgate.core.modes import LoopMode
-from otgate.demo_engine import DemoEngine
 from tests.e2e.harness import Harness, running
 
 HOURS = float(os.environ.get("OTGATE_SOAK_HOURS", "1"))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from otgate.config_file import load_config
+from otgate.config.loader import load_config
 from otgate.core.config import PlantConfig, PlcConnection, Tag
 from otgate.field.fake import FakeLink
 from otgate.field.link import FieldLink

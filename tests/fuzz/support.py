@@ -18,13 +18,13 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
+from otgate.audit.store import AuditStore
 from otgate.core.config import Operator, Role
 from otgate.core.modes import ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from tests.conftest import REMOTE_PLC, TANK_CONFIG
 
 ENGINE_TOKEN = "demo-tank-engine-token"  # plant_configs/tank.yaml, engine "optimizer"

@@ -19,7 +19,7 @@ import pytest
 from otgate.api.ai import create_ai_app
 from otgate.api.schemas import MAX_BODY_BYTES
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 from tests.fuzz.support import (
     ENGINE_AUTH,
     ERROR_KEYS,

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from otgate.api.ai import create_ai_app
 from otgate.api.hmi import create_hmi_app
 from otgate.api.hmi_sessions import SESSION_COOKIE
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 from tests.fuzz.support import (
     ENGINE_AUTH,
     ENGINE_TOKEN,

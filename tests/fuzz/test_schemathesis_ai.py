@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, response_
 from otgate.api.ai import create_ai_app
 from otgate.api.schemas import Batch, Recommendation
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 from tests.fuzz.support import (
     ENGINE_AUTH,
     SETPOINT,

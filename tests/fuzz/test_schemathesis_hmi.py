@@ -36,7 +36,7 @@ from otgate.api.hmi import create_hmi_app
 from otgate.api.hmi_actions import MODE_EVENTS
 from otgate.api.hmi_sessions import SESSION_COOKIE
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.gateway import Gateway
 from tests.fuzz.support import (
     PASSWORDS,
     SETPOINT,

@@ -47,8 +47,7 @@ from hypothesis.stateful import (
 )
 
 from otgate.api.ai import create_ai_app
-from otgate.audit_store import AuditStore
-from otgate.clock import ManualClock
+from otgate.audit.store import AuditStore
 from otgate.core.approval import proposal_digest
 from otgate.core.config import (
     Autonomy,
@@ -61,7 +60,8 @@ from otgate.core.config import (
 from otgate.core.modes import LoopMode, ModeEvent, PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.fake import FakeLink
-from otgate.gateway import Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import Gateway
 from simulator.faults import Bias, Dropout
 from tests.e2e.harness import Harness, running
 from tests.fuzz.support import (

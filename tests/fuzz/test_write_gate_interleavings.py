@@ -28,16 +28,16 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
-from otgate.audit_store import AuditRecord, AuditStore, AuditStoreError
-from otgate.clock import ManualClock
-from otgate.config_file import LoadedConfig
+from otgate.audit.store import AuditRecord, AuditStore, AuditStoreError
+from otgate.config.loader import LoadedConfig
 from otgate.core.audit_chain import AuditEntry, AuditKind
 from otgate.core.config import PlantConfig, SetpointRules
 from otgate.core.decision import Decision, Verdict
 from otgate.core.modes import LoopMode, ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
-from otgate.gateway import AuditUnavailable, Gateway
+from otgate.runtime.clock import ManualClock
+from otgate.runtime.gateway import AuditUnavailable, Gateway
 from tests.fuzz.support import LOOP, SETPOINT, TANK_WITH_ACCOUNTS, examples
 from tests.fuzz.test_stateful_gateway import (
     SCAN_S,

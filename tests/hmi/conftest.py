@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
-from otgate.config_file import LoadedConfig, load_config_file
-from otgate.demo import pointed_at
-from otgate.service import GatewayService
+from otgate.cli.demo import pointed_at
+from otgate.config.loader import LoadedConfig, load_config_file
+from otgate.host.service import GatewayService
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation
 from tests.conftest import PLANT_CONFIGS

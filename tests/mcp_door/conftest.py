@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from otgate.config_file import load_config_file
+from otgate.config.loader import load_config_file
 from otgate.core.modes import ModeEvent
 from otgate.field.fake import FakeLink
-from otgate.service import GatewayService
+from otgate.host.service import GatewayService
 from tests.conftest import PLANT_CONFIGS, REMOTE_PLC, TANK_CONFIG
 
 AGENT_TOKEN = "test-agent-token"

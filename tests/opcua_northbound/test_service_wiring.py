@@ -7,9 +7,9 @@ from pathlib import Path
 
 from asyncua import Client, ua
 
-from otgate.config_file import load_config_file
+from otgate.config.loader import load_config_file
 from otgate.field.fake import FakeLink
-from otgate.service import GatewayService
+from otgate.host.service import GatewayService
 from tests.conftest import PLANT_CONFIGS, REMOTE_PLC, TANK_CONFIG
 
 NORTHBOUND = """  opcua_northbound: {port: 0, security_policy: "None", anonymous_engine: optimizer}

@@ -25,10 +25,10 @@ import pytest
 
 from otgate.api.ai import envelope, parse_recommendations, to_proposal
 from otgate.client import Envelope
-from otgate.config_file import load_config
+from otgate.client.demo_engine import DemoEngine
+from otgate.config.loader import load_config
 from otgate.core.config import Access, ModbusAddress, ModbusTable, PlantConfig
 from otgate.core.modes import ModeEvent
-from otgate.demo_engine import DemoEngine
 from tests.conftest import PLANT_CONFIGS
 from tests.e2e.harness import Harness, pointed_at_port, running
 

@@ -14,7 +14,7 @@ from asyncua import Client, ua
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.pdu import ExceptionResponse
 
-from otgate.config_file import load_config
+from otgate.config.loader import load_config
 from otgate.core.config import Access, ModbusTable, PlantConfig
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation

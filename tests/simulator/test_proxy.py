@@ -10,7 +10,7 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from otgate.config_file import load_config
+from otgate.config.loader import load_config
 from otgate.core.config import PlantConfig
 from simulator.modbus_server import ModbusServer
 from simulator.proxy import FaultProxy, LinkFaults

@@ -17,15 +17,15 @@ from typing import Any
 
 import otgate
 from hil.cli import add_hil_commands
-from otgate.audit_cli import add_audit_commands
-from otgate.client.cli import add_engine_commands
-from otgate.config_file import ConfigError, load_config_file
-from otgate.config_reference import render_reference
+from otgate.cli.audit import add_audit_commands
+from otgate.cli.engine import add_engine_commands
+from otgate.cli.evidence import add_evidence_command
+from otgate.cli.identify import add_identify_command
+from otgate.cli.mcp import add_mcp_commands
+from otgate.cli.selftest import add_selftest_command
+from otgate.config.loader import ConfigError, load_config_file
+from otgate.config.reference import render_reference
 from otgate.core.config import PlantConfig
-from otgate.evidence_cli import add_evidence_command
-from otgate.identify_cli import add_identify_command
-from otgate.mcp_door.cli import add_mcp_commands
-from otgate.selftest_cli import add_selftest_command
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
@@ -103,7 +103,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from otgate.service import run_until_signalled
+    from otgate.host.service import run_until_signalled
 
     try:
         loaded = load_config_file(args.config)
@@ -115,13 +115,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from otgate.demo import main as demo
+    from otgate.cli.demo import main as demo
 
     return demo(args.plant, args.duration, args.data_dir, args.json)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
-    from otgate.api.openapi import render_openapi
+    from otgate.cli.openapi_doc import render_openapi
 
     document = render_openapi()
     if args.out is None:

@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Any
 
-from otgate.client.cli import TOKEN_ENV
+from otgate.cli.engine import TOKEN_ENV
 
 START = {"X-Otgate-Tool": "mcp-start"}  # names the start-up check's read in the audit trail
 

@@ -18,14 +18,14 @@ from typing import Any
 import httpx
 
 from otgate.api.schemas import ModelInfo
-from otgate.audit_store import AuditStore
+from otgate.audit.store import AuditStore
 from otgate.client import AsyncGatewayClient, run_engine
-from otgate.config_file import LoadedConfig, load_config_file
+from otgate.client.demo_engine import DemoEngine
+from otgate.config.loader import LoadedConfig, load_config_file
 from otgate.core.config import Protocol
-from otgate.demo_engine import DemoEngine
-from otgate.service import GatewayService, stop_on_signals
+from otgate.host.service import GatewayService, stop_on_signals
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_OPERATOR = ("operator", "demo-operator")
 ENGAGE_AFTER_S = 2.0
 

@@ -20,10 +20,8 @@ import uvicorn
 
 from otgate.api.ai import create_ai_app
 from otgate.api.hmi import create_hmi_app
-from otgate.audit_store import AuditStore, audit_key_from_env
-from otgate.clock import Clock, SystemClock
-from otgate.config_file import LoadedConfig
-from otgate.connection_guard import guarded_protocol
+from otgate.audit.store import AuditStore, audit_key_from_env
+from otgate.config.loader import LoadedConfig
 from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Listener as ListenerSettings
 from otgate.core.config import PlantConfig, Protocol
@@ -32,8 +30,10 @@ from otgate.core.plant import compile_plant
 from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
-from otgate.gateway import FALLBACK_DEADLINE_SCANS, GATEWAY, REMOTE_MODES, Gateway
 from otgate.opcua_northbound.server import NorthboundServer
+from otgate.runtime.clock import Clock, SystemClock
+from otgate.runtime.connection_guard import guarded_protocol
+from otgate.runtime.gateway import FALLBACK_DEADLINE_SCANS, GATEWAY, REMOTE_MODES, Gateway
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0

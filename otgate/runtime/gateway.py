@@ -26,9 +26,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from otgate.audit_store import AuditStore, AuditStoreError
-from otgate.clock import Clock
-from otgate.config_file import LoadedConfig
+from otgate.audit.store import AuditStore, AuditStoreError
+from otgate.config.loader import LoadedConfig
 from otgate.core.alarms import AlarmBoard
 from otgate.core.approval import ApprovalOutcome, AwaitingApproval, judge
 from otgate.core.audit_chain import AuditEntry, AuditKind
@@ -56,6 +55,7 @@ from otgate.core.supervision import (
 )
 from otgate.core.validation import WriteSource, judge_write, validate, validate_operator_setpoint
 from otgate.field.link import FieldError, FieldLink
+from otgate.runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 

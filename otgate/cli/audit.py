@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from otgate.audit_store import (
+from otgate.audit.store import (
     AUDIT_KEY_ENV,
     AuditStore,
     AuditStoreError,

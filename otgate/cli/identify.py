@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from otgate.config_file import ConfigError, load_config_file
+from otgate.config.loader import ConfigError, load_config_file
 from otgate.core.config import PlantConfig
 from otgate.core.identification import Fit, fit_fopdt
 

@@ -27,10 +27,10 @@ from otgate.assurance.pack import Check, build_pack
 from otgate.assurance.proofs import find_scenario_proofs, find_test_proofs
 from otgate.assurance.requirements import CatalogueError, load_hazards, load_requirements
 from otgate.assurance.results import ResultError, read_benchmarks, read_junit
-from otgate.audit_store import AuditStore, AuditStoreError, audit_key_from_env, audit_path
-from otgate.config_file import ConfigError, load_config_file
+from otgate.audit.store import AuditStore, AuditStoreError, audit_key_from_env, audit_path
+from otgate.cli.selftest import sign
+from otgate.config.loader import ConfigError, load_config_file
 from otgate.core.audit_chain import AuditKind
-from otgate.selftest_cli import sign
 
 CONFIG_REQUIREMENTS = ("R-49",)  # the config linter accepts the site's configs
 AUDIT_REQUIREMENTS = ("R-36",)  # the site's trail verifies end to end
