@@ -34,7 +34,6 @@ it never reverses, which the gateway's oscillation monitor would (rightly) take 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import tempfile
@@ -55,7 +54,8 @@ from otgate.audit.store import AuditStore
 from otgate.core.config import PlantConfig, Protocol
 from otgate.core.modes import ModeEvent
 from otgate.core.plant import compile_plant
-from otgate.host.service import Listener, build_links, start_listener
+from otgate.host.listeners import Listener, start_listener
+from otgate.host.service import build_links
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
 from simulator.runtime import SimRuntime
@@ -152,10 +152,7 @@ async def bare_transport(
 
 
 async def _stop(listener: Listener) -> None:
-    listener.server.should_exit = True
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(5):
-            await listener.task
+    await listener.stop()
 
 
 async def _engage(gateway: Gateway, runtime: SimRuntime[Simulation], clock: ManualClock) -> None:

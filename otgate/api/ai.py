@@ -39,7 +39,8 @@ from otgate.core.config import Autonomy, Engine
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
 from otgate.core.text import visible
-from otgate.runtime.gateway import AuditUnavailable, Gateway
+from otgate.runtime.gateway import Answer, AuditUnavailable, Gateway
+from otgate.runtime.hand_off import Busy, HandOff
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,11 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_ai_app(gateway: Gateway) -> FastAPI:
+def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
+    """The API for `gateway`. Requests are read, authenticated and parsed on the API's own loop; whatever
+    reads or changes the gateway runs on the gateway's loop through `hand_off` (the plant config is an
+    immutable value replaced whole on reload, so reading it here is safe)."""
+    door = hand_off or HandOff()
     # No public OpenAPI document: every route but /healthz needs a credential (docs/API.md describes it).
     app = FastAPI(title="otgate AI-facing API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     app.openapi = publish_openapi(app)  # type: ignore[method-assign]
@@ -90,6 +95,10 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, error: ApiError) -> JSONResponse:
         return error_response(error.status, error.code, error.fields, error.headers)
+
+    @app.exception_handler(Busy)
+    async def on_busy(request: Request, error: Busy) -> JSONResponse:
+        return error_response(503, "busy", headers={"Retry-After": "1"})
 
     app.add_exception_handler(StarletteHTTPException, on_framework_error)  # type: ignore[arg-type]
 
@@ -131,12 +140,16 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         name, engine = authenticate(request)
         require_json(request)
         items = parse_recommendations(await read_body(request), gateway.plant.config.gateway.max_batch)
-        throttle(name, engine, len(items))
         proposals = [to_proposal(item, name) for item in items]
-        try:
-            answers = gateway.submit(proposals, [item.rationale for item in items])
-        except AuditUnavailable:
-            raise ApiError(503, "audit_unavailable") from None
+
+        def decide() -> list[Answer]:
+            throttle(name, engine, len(items))
+            try:
+                return gateway.submit(proposals, [item.rationale for item in items])
+            except AuditUnavailable:
+                raise ApiError(503, "audit_unavailable") from None
+
+        answers = await door.run(decide)
         return DecisionsOut(
             decisions=[
                 DecisionOut(
@@ -155,7 +168,6 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
     async def heartbeat(request: Request) -> dict[str, str]:
         """An engine with nothing to propose says it is alive, so it is not taken for silent."""
         name, engine = authenticate(request)
-        throttle(name, engine, 1)
         body = await read_body(request)
         sent_at = None
         if body.strip():
@@ -165,21 +177,33 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
             except ValidationError as error:
                 raise ApiError(422, "invalid_body", fields=_field_errors(error)) from None
             sent_at = epoch(beat.sent_at) if beat.sent_at else None
-        gateway.heartbeat_from(name, sent_at)
+
+        def alive() -> None:
+            throttle(name, engine, 1)
+            gateway.heartbeat_from(name, sent_at)
+
+        await door.run(alive)
         return {"status": "ok"}
 
     @app.get("/v1/tags", response_model=TagsOut, responses=error_answers(401, 503))
     async def tags(request: Request) -> dict[str, Any]:
         name, engine = authenticate(request)
-        record_read(request, name, engine)
-        return {
-            "writable": [envelope(gateway, tag, engine) for tag in engine.writes],
-            "readable": readable(gateway, engine),
-        }
+
+        def read() -> dict[str, Any]:
+            record_read(request, name, engine)
+            return {
+                "writable": [envelope(gateway, tag, engine) for tag in engine.writes],
+                "readable": readable(gateway, engine),
+            }
+
+        return await door.run(read)
 
     @app.get("/v1/state", response_model=StateOut, responses=error_answers(401, 503))
     async def state(request: Request) -> dict[str, Any]:
         name, engine = authenticate(request)
+        return await door.run(lambda: state_for(request, name, engine))
+
+    def state_for(request: Request, name: str, engine: Engine) -> dict[str, Any]:
         record_read(request, name, engine)
         snapshot = gateway.snapshot
         visible = set(engine.reads) | {gateway.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
@@ -214,7 +238,8 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         expected = gateway.plant.config.gateway.metrics_token_sha256
         if expected is None or not hmac.compare_digest(_bearer_digest(request), expected):
             raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
-        return PlainTextResponse(render_metrics(gateway), media_type="text/plain; version=0.0.4")
+        text = await door.run(lambda: render_metrics(gateway))
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app
 

@@ -1,7 +1,8 @@
 """The gateway as a running service: field links, audit store, scan loop and the two HTTP listeners.
 
-Everything runs in one asyncio loop. The AI-facing API and the HMI listen on separate sockets so that an
-operator's listener is never the one an engine floods.
+The gateway, its scan and the HMI run on one asyncio loop; the AI-facing API listens on its own socket,
+thread and loop, and hands the gateway work over through a bounded door (`otgate.runtime.hand_off`), so a
+flood of engine requests is read and parsed away from the loop where an operator's button is served.
 """
 
 from __future__ import annotations
@@ -11,32 +12,26 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import uvicorn
 
 from otgate.api.ai import create_ai_app
 from otgate.api.hmi import create_hmi_app
 from otgate.audit.store import AuditStore, audit_key_from_env
 from otgate.config.loader import LoadedConfig
 from otgate.core.audit_chain import AuditKind
-from otgate.core.config import Listener as ListenerSettings
 from otgate.core.config import PlantConfig, Protocol
 from otgate.core.modes import PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
+from otgate.host.listeners import Listener, start_listener, start_listener_on_thread
 from otgate.opcua_northbound.server import NorthboundServer
 from otgate.runtime.clock import Clock, SystemClock
-from otgate.runtime.connection_guard import guarded_protocol
 from otgate.runtime.gateway import FALLBACK_DEADLINE_SCANS, GATEWAY, REMOTE_MODES, Gateway
+from otgate.runtime.hand_off import HandOff
 
 log = logging.getLogger(__name__)
-START_TIMEOUT_S = 10.0
 STOP_REASON = "gateway stopping"
 # On a clean stop the gateway keeps scanning until the PLC confirms local control of every loop, for at
 # most this many scans (the PLC watchdog sheds the rest once the heartbeat stops).
@@ -50,52 +45,6 @@ def build_links(config: PlantConfig) -> dict[str, FieldLink]:
         tags = {t: tag for t, tag in config.tags.items() if tag.plc == name}
         links[name] = ModbusLink(plc, tags) if plc.protocol is Protocol.MODBUS else OpcUaLink(plc, tags)
     return links
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the service owns start and stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@dataclass
-class Listener:
-    server: uvicorn.Server
-    task: asyncio.Task[None]
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-async def start_listener(
-    app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None = None
-) -> Listener:
-    settings = settings or ListenerSettings(host=host, port=port)
-    server = _QuietServer(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            http=guarded_protocol(settings.max_connections, settings.request_timeout_s),
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(START_TIMEOUT_S):
-        while not server.started:
-            if task.done():
-                task.result()  # re-raise why it could not start (port in use, ...)
-            await asyncio.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    return Listener(server, task, host, int(bound))
 
 
 class GatewayService:
@@ -151,9 +100,8 @@ class GatewayService:
         hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
         gateway = config.gateway
         self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi)
-        self.api = await start_listener(
-            create_ai_app(self.gateway), gateway.api.host, self.api_port, gateway.api
-        )
+        ai_app = create_ai_app(self.gateway, HandOff(asyncio.get_running_loop()))
+        self.api = await start_listener_on_thread(ai_app, gateway.api.host, self.api_port, gateway.api)
         if config.gateway.opcua_northbound is not None:
             # Relative certificate paths in the northbound settings are taken from the config file's folder.
             base = Path(self.loaded.path).parent
@@ -216,9 +164,7 @@ class GatewayService:
                 await self._scanning
         for listener in (self.api, self.hmi):
             if listener is not None:
-                listener.server.should_exit = True
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(listener.task, 5.0)
+                await listener.stop()
         for link in self.gateway.links.values():
             with contextlib.suppress(Exception):
                 await link.close()
