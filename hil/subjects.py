@@ -40,7 +40,8 @@ from otgate.field.backoff import Backoff
 from otgate.field.link import FieldError, FieldLink
 from otgate.host.service import build_links
 from otgate.runtime.clock import Clock
-from otgate.runtime.gateway import GATEWAY, Gateway
+from otgate.runtime.gateway import Gateway
+from otgate.runtime.state import GATEWAY
 
 MODE_CODES = {LoopMode.FALLBACK: 0.0, LoopMode.AI: 1.0, LoopMode.MANUAL: 2.0}
 RECONNECT_MIN_S, RECONNECT_MAX_S = 0.1, 2.0

@@ -15,7 +15,8 @@ from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.field.fake import FakeLink
 from otgate.runtime.clock import ManualClock
-from otgate.runtime.gateway import AuditUnavailable, Gateway
+from otgate.runtime.gateway import Gateway
+from otgate.runtime.state import AuditUnavailable
 
 
 async def engaged(gateway: Gateway) -> Gateway:
@@ -88,7 +89,7 @@ async def test_core_exception_rejects_with_internal_error(gateway: Gateway, monk
     def buggy(*args: object) -> None:
         raise ZeroDivisionError
 
-    monkeypatch.setattr("otgate.runtime.gateway.validate", buggy)
+    monkeypatch.setattr("otgate.runtime.engine_side.validate", buggy)
     (answer,) = gateway.submit([proposal(gateway, 650.4)])
     assert answer.decision.verdict is Verdict.REJECTED
     assert answer.decision.codes == (ReasonCode.INTERNAL_ERROR,)

@@ -39,8 +39,9 @@ from otgate.core.config import Autonomy, Engine
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
 from otgate.core.text import visible
-from otgate.runtime.gateway import Answer, AuditUnavailable, Gateway
+from otgate.runtime.gateway import Gateway
 from otgate.runtime.hand_off import Busy, HandOff
+from otgate.runtime.state import Answer, AuditUnavailable
 
 log = logging.getLogger(__name__)
 

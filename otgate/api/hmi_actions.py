@@ -38,7 +38,7 @@ from otgate.config.loader import ConfigError, LoadedConfig, load_config_file
 from otgate.core.approval import ApprovalOutcome
 from otgate.core.config import Role
 from otgate.core.modes import ModeEvent
-from otgate.runtime.gateway import AuditUnavailable
+from otgate.runtime.state import AuditUnavailable
 
 T = TypeVar("T")
 REASON_MAX_CHARS = 500

@@ -28,8 +28,10 @@ from otgate.field.opcua import OpcUaLink
 from otgate.host.listeners import Listener, start_listener, start_listener_on_thread
 from otgate.opcua_northbound.server import NorthboundServer
 from otgate.runtime.clock import Clock, SystemClock
-from otgate.runtime.gateway import FALLBACK_DEADLINE_SCANS, GATEWAY, REMOTE_MODES, Gateway
+from otgate.runtime.gateway import Gateway
 from otgate.runtime.hand_off import HandOff
+from otgate.runtime.plc_handshake import FALLBACK_DEADLINE_SCANS
+from otgate.runtime.state import GATEWAY, REMOTE_MODES
 
 log = logging.getLogger(__name__)
 STOP_REASON = "gateway stopping"

@@ -41,7 +41,8 @@ from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
 from otgate.opcua_northbound.identity import BoundClients, application_uri, load_der
 from otgate.opcua_northbound.verdict import name_of, status_for
-from otgate.runtime.gateway import AuditUnavailable, Gateway
+from otgate.runtime.gateway import Gateway
+from otgate.runtime.state import AuditUnavailable
 
 log = logging.getLogger(__name__)
 POLICIES = {

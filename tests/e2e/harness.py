@@ -15,7 +15,8 @@ from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.host.service import build_links
 from otgate.runtime.clock import ManualClock
-from otgate.runtime.gateway import Answer, Gateway
+from otgate.runtime.gateway import Gateway
+from otgate.runtime.state import Answer
 from simulator.runtime import SimRuntime
 from simulator.simulation import Simulation, WriteRecord, default_config
 from tests.conftest import PLANT_CONFIGS

@@ -21,7 +21,8 @@ from otgate.core.codec import DataType
 from otgate.core.config import Interlock, PlantConfig, Tag
 from otgate.core.decision import ReasonCode, Verdict
 from otgate.core.modes import LoopMode, ModeEvent
-from otgate.runtime.gateway import AuditUnavailable, Gateway
+from otgate.runtime.gateway import Gateway
+from otgate.runtime.state import AuditUnavailable
 from tests.e2e.harness import Harness, running
 
 pytestmark = pytest.mark.requirement("R-09", "R-11", "R-16", "R-18", "R-37", "R-10", "R-03")

@@ -37,7 +37,8 @@ from otgate.core.modes import LoopMode, ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.runtime.clock import ManualClock
-from otgate.runtime.gateway import AuditUnavailable, Gateway
+from otgate.runtime.gateway import Gateway
+from otgate.runtime.state import AuditUnavailable
 from tests.fuzz.support import LOOP, SETPOINT, TANK_WITH_ACCOUNTS, examples
 from tests.fuzz.test_stateful_gateway import (
     SCAN_S,

@@ -1,0 +1,40 @@
+"""What the trail records of recommendations, decisions and mode states (plain data, JSON-ready)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from otgate.core.decision import Decision
+from otgate.core.modes import LoopState
+from otgate.core.proposal import Proposal
+
+
+def describe(state: LoopState) -> str:
+    return f"{state.mode.value}{' (latched)' if state.latched else ''}"
+
+
+def recommendation_data(proposal: Proposal, rationale: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": proposal.id,
+        "tag": proposal.tag,
+        "value": proposal.value if math.isfinite(proposal.value) else repr(proposal.value),
+        "issued_at": proposal.issued_at,
+        "model_digest": proposal.model_digest,
+    }
+    if proposal.clock_offset_s:
+        data["clock_offset_s"] = proposal.clock_offset_s  # judged on the engine's timeline, shifted by this
+    if rationale is not None:
+        data["rationale"] = rationale  # untrusted text, stored as received and never interpreted
+    return data
+
+
+def decision_data(decision: Decision) -> dict[str, Any]:
+    return {
+        "id": decision.proposal_id,
+        "tag": decision.tag,
+        "decision": decision.verdict.value,
+        "reasons": [{"code": r.code.value, "detail": r.detail} for r in decision.reasons],
+        "value": decision.value,
+        "ramp_steps": len(decision.ramp),
+    }
