@@ -41,7 +41,7 @@ from otgate.field.link import FieldError, FieldLink
 from otgate.host.service import build_links
 from otgate.runtime.clock import Clock
 from otgate.runtime.gateway import Gateway
-from otgate.runtime.state import GATEWAY
+from otgate.runtime.records import start_entries
 
 MODE_CODES = {LoopMode.FALLBACK: 0.0, LoopMode.AI: 1.0, LoopMode.MANUAL: 2.0}
 RECONNECT_MIN_S, RECONNECT_MAX_S = 0.1, 2.0
@@ -84,12 +84,6 @@ def pace_by(links: dict[str, FieldLink], monotonic: Callable[[], float]) -> None
             link._backoff = Backoff(RECONNECT_MIN_S, RECONNECT_MAX_S, clock=monotonic)
 
 
-def record_start(audit: AuditStore, config: PlantConfig, source: str, now: float) -> None:
-    """The two records `GatewayService.start` writes, so the trail reads like a production start."""
-    audit.append(AuditKind.CONFIG_LOAD, GATEWAY, {"file": source, "sha256": "", "plant": config.plant}, now)
-    audit.append(AuditKind.GATEWAY_START, GATEWAY, {"loops": {n: "fallback" for n in config.loops}}, now)
-
-
 class RealGateway:
     def __init__(
         self,
@@ -103,7 +97,7 @@ class RealGateway:
         links = build_links(config)
         pace_by(links, monotonic)
         self.gateway = Gateway(compile_plant(config), links, self.audit, clock)
-        record_start(self.audit, config, source, clock.now())
+        self.gateway.record_start(source, "")  # the trail reads like a production start
         transport = httpx.ASGITransport(app=create_ai_app(self.gateway))
         self._client = httpx.AsyncClient(transport=transport, base_url="http://otgate.hil")
         self._hmi_app = create_hmi_app(self.gateway)
@@ -157,7 +151,7 @@ class PassThroughGateway:
         self.clock = clock
         self.queue: list[tuple[str, float]] = []
         self.heartbeat = 0
-        record_start(self.audit, config, source, clock.now())
+        self.audit.append_many(start_entries(config.plant, list(config.loops), source, "", 0, clock.now()))
 
     async def post(self, token: str, body: bytes) -> Reply:
         try:

@@ -89,16 +89,7 @@ class GatewayService:
 
     async def start(self) -> None:
         config = self.loaded.config
-        now = self.clock.now()
-        self.audit.append(
-            AuditKind.CONFIG_LOAD,
-            GATEWAY,
-            {"file": str(self.loaded.path), "sha256": self.loaded.sha256, "plant": config.plant},
-            now,
-        )
-        remembered = self.gateway.recover()
-        start = {"loops": {n: "fallback" for n in config.loops}, "replay_ids_recovered": remembered}
-        self.audit.append(AuditKind.GATEWAY_START, GATEWAY, start, now)
+        self.gateway.record_start(str(self.loaded.path), self.loaded.sha256)
         hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
         gateway = config.gateway
         self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi)

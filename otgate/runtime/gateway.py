@@ -24,6 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from otgate.audit.store import AuditStoreError
 from otgate.config.loader import LoadedConfig
 from otgate.core.approval import ApprovalOutcome, judge
 from otgate.core.audit_chain import AuditKind
@@ -39,7 +40,7 @@ from otgate.core.supervision import (
 from otgate.core.validation import WriteSource, validate_operator_setpoint
 from otgate.runtime.engine_side import EngineSide
 from otgate.runtime.intent import WriteIntent
-from otgate.runtime.records import decision_data, describe
+from otgate.runtime.records import decision_data, describe, start_entries
 from otgate.runtime.state import REMOTE_MODES, AuditUnavailable, LoopRuntime
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,19 @@ log = logging.getLogger(__name__)
 
 class Gateway(EngineSide):
     """The whole gateway: every layer below, plus what operators and engineers do through the HMI."""
+
+    def record_start(self, file: str, sha256: str) -> int:
+        """A start in the trail: the config in force and every loop in fallback (a gateway starts in
+        fallback), after remembering the replay ids of the window. Returns how many it remembered."""
+        remembered = self.recover()
+        config = self.plant.config
+        entries = start_entries(config.plant, list(config.loops), file, sha256, remembered, self.clock.now())
+        try:
+            self.audit.append_many(entries)
+        except AuditStoreError as error:
+            self._audit_failure(str(error))
+            raise AuditUnavailable from error
+        return remembered
 
     def operator_action(
         self, user: str, loop_names: Sequence[str], event: ModeEvent, reason: str

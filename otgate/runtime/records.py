@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from otgate.core.audit_chain import AuditEntry, AuditKind
 from otgate.core.decision import Decision
 from otgate.core.modes import LoopState
 from otgate.core.proposal import Proposal
@@ -38,3 +39,14 @@ def decision_data(decision: Decision) -> dict[str, Any]:
         "value": decision.value,
         "ramp_steps": len(decision.ramp),
     }
+
+
+def start_entries(
+    plant: str, loops: list[str], file: str, sha256: str, replay_ids: int, at: float, actor: str = "gateway"
+) -> list[AuditEntry]:
+    """The two records every start writes: the config in force, and every loop in fallback."""
+    start = {"loops": {name: "fallback" for name in loops}, "replay_ids_recovered": replay_ids}
+    return [
+        AuditEntry(AuditKind.CONFIG_LOAD, actor, {"file": file, "sha256": sha256, "plant": plant}, at),
+        AuditEntry(AuditKind.GATEWAY_START, actor, start, at),
+    ]
