@@ -11,8 +11,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from otgate.cli import main
+from tests.config.test_loader import BROKEN, EXPECTED
 from tests.conftest import PLANT_CONFIGS
-from tests.test_config_file import BROKEN, EXPECTED
 
 
 def test_check_config_shipped_configs_exit_zero(capsys: pytest.CaptureFixture[str]):

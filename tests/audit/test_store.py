@@ -24,7 +24,7 @@ from otgate.audit.store import (
 )
 from otgate.core.audit_chain import AuditEntry, AuditKind, Checkpoint, verify
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = b"a key the AI side never sees"
 
 

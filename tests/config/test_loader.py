@@ -10,7 +10,7 @@ import pytest
 from otgate.config.loader import ConfigError, load_config_file, parse_config
 from tests.conftest import PLANT_CONFIGS
 
-BROKEN = Path(__file__).parent / "configs" / "broken"
+BROKEN = Path(__file__).parent.parent / "configs" / "broken"
 
 # file -> (line of the offending node, words the message must contain)
 EXPECTED = {
