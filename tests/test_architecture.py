@@ -238,3 +238,41 @@ def test_no_import_cycles():
 def test_no_module_over_400_lines(path: Path):
     lines = len(path.read_text().splitlines())
     assert lines <= 420, f"{path.relative_to(ROOT)} has {lines} lines: split it by concept"
+
+
+DOORS = ("otgate/api", "otgate/opcua_northbound")
+# What a door may call on the gateway: its commands, each recorded in the trail. Everything it reads goes
+# through otgate.runtime.view.GatewayView.
+GATEWAY_COMMANDS = {
+    "submit",
+    "submit_durably",
+    "heartbeat_from",
+    "note_refusal",
+    "record_engine_read",
+    "record_operator_event",
+    "operator_action",
+    "is_toward_safety",
+    "decide_approval",
+    "set_manual_setpoint",
+    "lift_quarantine",
+    "acknowledge_alarm",
+    "reload_config",
+}
+
+
+@pytest.mark.parametrize("path", python_files(*DOORS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_doors_read_the_gateway_only_through_its_view(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute):
+            owner = node.value
+            named = (isinstance(owner, ast.Name) and owner.id == "gateway") or (
+                isinstance(owner, ast.Attribute)
+                and owner.attr == "gateway"
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == "self"
+            )
+            if named:
+                assert node.attr in GATEWAY_COMMANDS, (
+                    f"{path.relative_to(ROOT)}:{node.lineno} reaches into gateway.{node.attr}: "
+                    "read through GatewayView, act through a command"
+                )

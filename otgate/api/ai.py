@@ -42,6 +42,7 @@ from otgate.core.text import visible
 from otgate.runtime.gateway import Gateway
 from otgate.runtime.hand_off import Busy, HandOff
 from otgate.runtime.state import Answer, AuditUnavailable
+from otgate.runtime.view import GatewayView
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
     reads or changes the gateway runs on the gateway's loop through `hand_off` (the plant config is an
     immutable value replaced whole on reload, so reading it here is safe)."""
     door = hand_off or HandOff()
+    view = GatewayView(gateway)
     # No public OpenAPI document: every route but /healthz needs a credential (docs/API.md describes it).
     app = FastAPI(title="otgate AI-facing API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     app.openapi = publish_openapi(app)  # type: ignore[method-assign]
@@ -110,13 +112,13 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
 
     def authenticate(request: Request) -> tuple[str, Engine]:
         digest = _bearer_digest(request)
-        for name, engine in gateway.plant.config.engines.items():
+        for name, engine in view.config.engines.items():
             if hmac.compare_digest(digest, engine.token_sha256):
                 return name, engine
         raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
     def throttle(name: str, engine: Engine, cost: int) -> None:
-        now = gateway.clock.monotonic()
+        now = view.monotonic()
         bucket = buckets.get(name) or TokenBucket.full(engine.max_requests_per_s, engine.burst, now)
         if (bucket.rate_per_s, bucket.burst) != (engine.max_requests_per_s, engine.burst):
             bucket = bucket.resized(engine.max_requests_per_s, engine.burst)  # a reload changed the rate
@@ -140,7 +142,7 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
     async def recommend(request: Request) -> DecisionsOut:
         name, engine = authenticate(request)
         require_json(request)
-        items = parse_recommendations(await read_body(request), gateway.plant.config.gateway.max_batch)
+        items = parse_recommendations(await read_body(request), view.config.gateway.max_batch)
         proposals = [to_proposal(item, name) for item in items]
 
         def decide() -> list[Answer]:
@@ -193,8 +195,8 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
         def read() -> dict[str, Any]:
             record_read(request, name, engine)
             return {
-                "writable": [envelope(gateway, tag, engine) for tag in engine.writes],
-                "readable": readable(gateway, engine),
+                "writable": [envelope(view, tag, engine) for tag in engine.writes],
+                "readable": readable(view, engine),
             }
 
         return await door.run(read)
@@ -206,9 +208,9 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
 
     def state_for(request: Request, name: str, engine: Engine) -> dict[str, Any]:
         record_read(request, name, engine)
-        snapshot = gateway.snapshot
-        visible = set(engine.reads) | {gateway.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
-        loops = {gateway.plant.loop_by_setpoint[t][0] for t in engine.writes}
+        snapshot = view.snapshot
+        visible = set(engine.reads) | {view.plant.loop_by_setpoint[t][1].working_sp for t in engine.writes}
+        loops = {view.plant.loop_by_setpoint[t][0] for t in engine.writes}
         return {
             "at": snapshot.stamped_at if math.isfinite(snapshot.stamped_at) else None,
             "plc_available": snapshot.plc_available,
@@ -218,16 +220,14 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
                 if t in snapshot.values and t not in snapshot.bad_quality
             },
             "loops": {
-                n: {"mode": gateway.loops[n].state.mode.value, "latched": gateway.loops[n].state.latched}
+                n: {"mode": view.loop_state(n).mode.value, "latched": view.loop_state(n).latched}
                 for n in sorted(loops)
             },
             "alarms": [
-                {"code": a.code, "priority": a.priority, "count": a.count}
-                for a in gateway.alarms.values()
-                if a.active
+                {"code": a.code, "priority": a.priority, "count": a.count} for a in view.active_alarms()
             ],
             # This engine's clock against the gateway's, as measured (positive: behind); null until known.
-            "clock_offset_s": gateway.engine_clock_offset(name),
+            "clock_offset_s": view.engine_clock_offset(name),
         }
 
     @app.get("/healthz")
@@ -236,10 +236,10 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
 
     @app.get("/metrics", responses=error_answers(401))
     async def metrics(request: Request) -> Response:
-        expected = gateway.plant.config.gateway.metrics_token_sha256
+        expected = view.config.gateway.metrics_token_sha256
         if expected is None or not hmac.compare_digest(_bearer_digest(request), expected):
             raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
-        text = await door.run(lambda: render_metrics(gateway))
+        text = await door.run(lambda: render_metrics(view))
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app
@@ -360,13 +360,13 @@ def to_proposal(item: Recommendation, engine: str) -> Proposal:
     )
 
 
-def envelope(gateway: Gateway, tag_name: str, engine: Engine | None = None) -> dict[str, Any]:
+def envelope(view: GatewayView, tag_name: str, engine: Engine | None = None) -> dict[str, Any]:
     """What a well-behaved engine needs to stay inside the rules: limits, moves, rates and where the PLC is."""
-    tag = gateway.plant.config.tags[tag_name]
+    tag = view.config.tags[tag_name]
     rules = tag.setpoint
     if rules is None:  # unreachable: the config loader lets engines write only setpoints, which have rules
         raise ApiError(500, "internal_error")
-    loop_name, loop = gateway.plant.loop_by_setpoint[tag_name]
+    loop_name, loop = view.plant.loop_by_setpoint[tag_name]
     return {
         "tag": tag_name,
         "unit": tag.unit,
@@ -380,14 +380,14 @@ def envelope(gateway: Gateway, tag_name: str, engine: Engine | None = None) -> d
         "deadband": rules.deadband,
         "min_write_interval_s": rules.min_write_interval_s,
         "autonomy": rules.autonomy.capped(engine.max_autonomy if engine else Autonomy.AUTONOMOUS).value,
-        "current_setpoint": gateway.snapshot.values.get(loop.working_sp),
+        "current_setpoint": view.snapshot.values.get(loop.working_sp),
         "loop": loop_name,
-        "mode": gateway.loops[loop_name].state.mode.value,
+        "mode": view.loop_state(loop_name).mode.value,
     }
 
 
-def readable(gateway: Gateway, engine: Engine) -> list[dict[str, Any]]:
-    tags, envelope = gateway.plant.config.tags, gateway.plant.config.envelope
+def readable(view: GatewayView, engine: Engine) -> list[dict[str, Any]]:
+    tags, envelope = view.config.tags, view.config.envelope
     return [
         {
             "tag": name,

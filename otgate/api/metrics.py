@@ -9,15 +9,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from otgate.core.modes import LoopMode
-from otgate.runtime.gateway import Gateway
+from otgate.runtime.view import GatewayView
 
 
 class GatewayCollector(Collector):
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, view: GatewayView) -> None:
+        self.view = view
 
     def collect(self) -> Iterator[Metric]:
-        counters = self.gateway.counters
+        counters = self.view.counters()
         decisions = CounterMetricFamily(
             "otgate_recommendations", "Recommendations received, by outcome", labels=["outcome"]
         )
@@ -26,39 +26,38 @@ class GatewayCollector(Collector):
         decisions.add_metric(["other"], counters.recommendations - counters.accepted - counters.rejected)
         yield decisions
         yield CounterMetricFamily("otgate_fallbacks", "Loops sent to fallback", value=counters.fallbacks)
-        yield CounterMetricFamily("otgate_scans", "Scans run", value=self.gateway.scans)
+        yield CounterMetricFamily("otgate_scans", "Scans run", value=self.view.scans)
         modes = GaugeMetricFamily(
             "otgate_loop_mode", "1 for the loop's current gateway mode", labels=["loop", "mode"]
         )
-        for name, runtime in self.gateway.loops.items():
+        for name, state in self.view.loop_states().items():
             for mode in LoopMode:
-                modes.add_metric([name, mode.value], 1.0 if runtime.state.mode is mode else 0.0)
+                modes.add_metric([name, mode.value], 1.0 if state.mode is mode else 0.0)
         yield modes
         alarms = GaugeMetricFamily(
             "otgate_alarm_active", "Active alarms, with their count", labels=["code", "priority"]
         )
-        for alarm in self.gateway.alarms.values():
-            if alarm.active:
-                alarms.add_metric([alarm.code, alarm.priority], alarm.count)
+        for alarm in self.view.active_alarms():
+            alarms.add_metric([alarm.code, alarm.priority], alarm.count)
         yield alarms
         offsets = GaugeMetricFamily(
             "otgate_engine_clock_offset_seconds",
             "Each engine's measured clock offset (positive: behind the gateway); absent until measured",
             labels=["engine"],
         )
-        for engine in self.gateway.plant.config.engines:
-            offset = self.gateway.engine_clock_offset(engine)
+        for engine in self.view.config.engines:
+            offset = self.view.engine_clock_offset(engine)
             if offset is not None:
                 offsets.add_metric([engine], offset)
         yield offsets
         yield GaugeMetricFamily(
             "otgate_plc_available",
             "1 when every PLC link is up",
-            value=float(self.gateway.snapshot.plc_available),
+            value=float(self.view.snapshot.plc_available),
         )
 
 
-def render_metrics(gateway: Gateway) -> str:
+def render_metrics(view: GatewayView) -> str:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(gateway))
+    registry.register(GatewayCollector(view))
     return generate_latest(registry).decode()

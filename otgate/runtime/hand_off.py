@@ -34,12 +34,12 @@ class HandOff:
         if self._loop is None:
             self._loop = here
         if self._loop is here:
-            # shielded: a client that goes away must not cut the gateway's work in half
-            return await asyncio.shield(_complete(work))
+            return await _complete(work)
         if not self._slots.acquire(blocking=False):
             raise Busy
         try:
             done = asyncio.run_coroutine_threadsafe(_complete(work), self._loop)
+            # shielded: a client that goes away must not cut the gateway's work in half
             return await asyncio.shield(asyncio.wrap_future(done))
         finally:
             self._slots.release()

@@ -18,6 +18,7 @@ from otgate.api.ai import envelope, parse_recommendations, to_proposal
 from otgate.client import Envelope
 from otgate.client.demo_engine import DemoEngine
 from otgate.core.modes import LoopMode
+from otgate.runtime.view import GatewayView
 from tests.e2e.harness import Harness, running
 
 HOURS = float(os.environ.get("OTGATE_SOAK_HOURS", "1"))
@@ -26,7 +27,7 @@ PROPOSE_EVERY_SCANS = 2
 
 def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
     writes = h.gateway.plant.config.engines["optimizer"].writes
-    envelopes = [Envelope.model_validate(envelope(h.gateway, tag)) for tag in writes]
+    envelopes = [Envelope.model_validate(envelope(GatewayView(h.gateway), tag)) for tag in writes]
     proposals = [p for p in (engine.step(e, cycle) for e in envelopes) if p is not None]
     now = datetime.fromtimestamp(h.clock.now(), UTC)  # the simulated clock
     bodies = [p.to_recommendation(None, now).model_dump(mode="json", exclude_none=True) for p in proposals]

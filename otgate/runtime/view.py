@@ -1,0 +1,85 @@
+"""What the doors (the AI API, the HMI, metrics, the OPC UA northbound) may read of the gateway.
+
+A read-only view: immutable values and copies, never the gateway's working parts, so no door can change
+state except through the gateway's commands (`submit`, `operator_action`, ...), each of which is recorded.
+`tests/test_architecture.py` keeps the doors to this view and those commands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+
+from otgate.core.alarms import Alarm
+from otgate.core.approval import AwaitingApproval
+from otgate.core.audit_chain import AuditRecord
+from otgate.core.config import PlantConfig
+from otgate.core.modes import LoopState
+from otgate.core.plant import Plant
+from otgate.core.proposal import Snapshot
+from otgate.runtime.gateway import Gateway
+from otgate.runtime.state import Counters
+
+
+class GatewayView:
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    @property
+    def config(self) -> PlantConfig:
+        return self._gateway.plant.config
+
+    @property
+    def plant(self) -> Plant:
+        return self._gateway.plant
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._gateway.snapshot
+
+    @property
+    def scans(self) -> int:
+        return self._gateway.scans
+
+    @property
+    def audit_failed(self) -> bool:
+        return self._gateway.audit_failed
+
+    def loop_states(self) -> Mapping[str, LoopState]:
+        return {name: runtime.state for name, runtime in self._gateway.loops.items()}
+
+    def loop_state(self, name: str) -> LoopState:
+        return self._gateway.loops[name].state
+
+    def plc_confirmed(self, name: str) -> bool:
+        """Whether the PLC confirmed REMOTE for this loop's current engagement."""
+        return self._gateway.loops[name].remote_confirmed
+
+    def alarms(self) -> list[Alarm]:
+        return [dataclasses.replace(alarm) for alarm in self._gateway.alarms.values()]
+
+    def active_alarms(self) -> list[Alarm]:
+        return [alarm for alarm in self.alarms() if alarm.active]
+
+    def counters(self) -> Counters:
+        return dataclasses.replace(self._gateway.counters)
+
+    def quarantined(self) -> frozenset[str]:
+        return frozenset(self._gateway.quarantined)
+
+    def awaiting(self) -> list[AwaitingApproval]:
+        return list(self._gateway.awaiting.values())
+
+    def engine_clock_offset(self, engine: str) -> float | None:
+        return self._gateway.engine_clock_offset(engine)
+
+    def records(self, from_seq: int = 1) -> Iterator[AuditRecord]:
+        return self._gateway.audit.records(from_seq)
+
+    def now(self) -> float:
+        """Wall-clock time, for stamps shown to people."""
+        return self._gateway.clock.now()
+
+    def monotonic(self) -> float:
+        """The gateway's time base, for durations."""
+        return self._gateway.clock.monotonic()
