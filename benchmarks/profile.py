@@ -17,7 +17,15 @@ import logging
 import pstats
 from collections.abc import Callable
 
-from benchmarks import audit_bench, decision_path, scan_scaling, sim_speed, validate_bench
+from benchmarks import (
+    audit_bench,
+    decision_path,
+    mcp_propose,
+    opcua_northbound,
+    scan_scaling,
+    sim_speed,
+    validate_bench,
+)
 from benchmarks.figure import FIGURES, Figure
 
 REDUCED: dict[str, Callable[[], list[Figure]]] = {
@@ -26,6 +34,10 @@ REDUCED: dict[str, Callable[[], list[Figure]]] = {
     "scan_scaling": lambda: asyncio.run(scan_scaling.run(scan_scaling.Size(budget_s=1.0))),
     "audit": lambda: audit_bench.run(audit_bench.Size(chunks=2, records=20_000, verifies=1)),
     "sim_speed": lambda: asyncio.run(sim_speed.run_figures(sim_speed.Size(ticks=1_000, repeats=1))),
+    "opcua_northbound": lambda: asyncio.run(
+        opcua_northbound.run(opcua_northbound.Size(requests=200, warmup=10, rounds=1))
+    ),
+    "mcp_propose": lambda: asyncio.run(mcp_propose.run(mcp_propose.Size(requests=100, rounds=1))),
 }
 
 

@@ -3,9 +3,15 @@
 An engine does not call the gateway. Each time it is due (every `period` from `start` until `stop`) it
 returns `Submission`s: an HTTP body exactly as a real engine would POST it to ``/v1/recommendations``,
 and the bearer token to send it with. The runner delivers them through the gateway's real API app, so
-strict JSON parsing, the wire schema, authentication and throttling are all in the loop. That is also how
-the non-finite and wrongly typed values get in: as JSON text (``NaN``, ``"abc"``, ``1e999``) the API must
-refuse, not as Python floats that would skip the parser.
+strict JSON parsing, the wire schema, authentication and throttling are all in the loop.
+
+Bodies and answers go through the client SDK (`otgate.client`: `recommendation_body`, `read_decisions`),
+the same code a real engine uses, so the HIL engines exercise the one client. Only what the SDK refuses to
+build is written by hand: the non-finite and wrongly typed values (``NaN``, ``"abc"``, ``1e999`` as JSON
+text the API must refuse, not as Python floats that would skip the parser), timeline values given as raw
+JSON, and tags or ids outside the wire schema (an injection attempt in a tag name); the gateway must
+refuse those itself. The transport stays the runner's: a scripted engine must see every status as it
+comes (401, 422, 429) and never have a 429 retried for it, which the SDK's connection does by design.
 
 Engines read the process like an optimiser reads a historian: the working setpoint the PLC holds, from
 the simulator. Behaviours (the `kind` field):
@@ -44,6 +50,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from hil.conditions import Condition, parse_condition
 from hil.durations import parse_duration
+from otgate.client import Proposal, read_decisions, recommendation_body
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 DEMO_TOKENS = {
@@ -190,6 +197,18 @@ def number(value: float) -> str:
     return repr(round(value, 4))
 
 
+def sdk_body(rec_id: str, tag: str, value: float, issued_at: float, rationale: str | None = None) -> bytes:
+    """A well-formed recommendation, built by the client SDK (value to 4 decimals, as an optimiser's
+    historian would give it); one the SDK refuses to build (a tag outside the wire schema) by hand."""
+    proposal = Proposal(
+        tag, round(value, 4), rationale, id=rec_id, issued_at=datetime.fromtimestamp(issued_at, UTC)
+    )
+    try:
+        return recommendation_body(proposal)
+    except ValueError:  # the gateway must refuse it itself: send it as it is
+        return body(rec_id, tag, number(value), issued_at, rationale)
+
+
 @dataclass
 class ScriptedEngine:
     """One engine of a scenario: `due(t)` says whether it speaks this tick, `act` what it says."""
@@ -213,18 +232,12 @@ class ScriptedEngine:
     def observe(self, reply: bytes) -> None:
         """Read the gateway's answer: a closed-loop engine keeps the last `admissible` range it was given."""
         try:
-            data = json.loads(reply)
-        except ValueError:
+            decisions = read_decisions(reply)
+        except ValueError:  # an error answer (401, 422, 429): nothing decided, nothing to learn
             return
-        decisions = data.get("decisions") if isinstance(data, dict) else None
-        for decision in decisions if isinstance(decisions, list) else [data]:
-            found = decision.get("admissible") if isinstance(decision, dict) else None
-            if (
-                isinstance(found, dict)
-                and isinstance(found.get("lo"), int | float)
-                and isinstance(found.get("hi"), int | float)
-            ):
-                self.admissible = (float(found["lo"]), float(found["hi"]))
+        for decision in decisions:
+            if decision.admissible is not None:
+                self.admissible = (decision.admissible.lo, decision.admissible.hi)
 
     def due(self, t: float) -> bool:
         if self.silenced or t < self.start_s or (self.stop_s is not None and t >= self.stop_s):
@@ -248,8 +261,7 @@ class ScriptedEngine:
         return self._speak(elapsed, epoch_s, working_sp)
 
     def _one(self, tag: str, value: float, epoch_s: float, rationale: str | None = None) -> Submission:
-        rec_id = f"{self.id}-{self.sent}-{tag}"
-        payload = body(rec_id, tag, number(value), epoch_s, rationale)
+        payload = sdk_body(f"{self.id}-{self.sent}-{tag}", tag, value, epoch_s, rationale)
         self.history.append(payload)
         return Submission(self.token, payload, ((tag, value),))
 
@@ -312,7 +324,7 @@ class ScriptedEngine:
             tag = tags[i % len(tags)]
             lo, hi = b.ranges[tag]
             value = float(self.rng.uniform(lo, hi))
-            payload = body(f"{self.id}-{self.sent}-{i}", tag, number(value), epoch_s)
+            payload = sdk_body(f"{self.id}-{self.sent}-{i}", tag, value, epoch_s)
             out.append(Submission(self.token, payload, ((tag, value),)))
         return out
 

@@ -3,7 +3,18 @@ drive it. Typed with the gateway's own wire models; see docs/INTEGRATION.md."""
 
 from otgate.client.connection import AsyncGatewayClient, GatewayClient, GatewayError
 from otgate.client.engine import Engine, RunStats, load_engine, run_cycle, run_engine
-from otgate.client.models import Decision, Envelope, Interval, Proposal, State, Tags, View
+from otgate.client.models import (
+    Decision,
+    Envelope,
+    Interval,
+    Proposal,
+    State,
+    Tags,
+    View,
+    batch_body,
+    read_decisions,
+    recommendation_body,
+)
 
 __all__ = [
     "AsyncGatewayClient",
@@ -18,7 +29,10 @@ __all__ = [
     "State",
     "Tags",
     "View",
+    "batch_body",
     "load_engine",
+    "read_decisions",
+    "recommendation_body",
     "run_cycle",
     "run_engine",
 ]

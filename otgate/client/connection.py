@@ -20,7 +20,7 @@ import httpx
 from pydantic import BaseModel
 
 from otgate.api.schemas import ModelInfo
-from otgate.client.models import Decision, Proposal, State, Tags
+from otgate.client.models import Decision, Proposal, State, Tags, batch_body, read_decisions
 
 MAX_RETRY_AFTER_S = 30.0
 T = TypeVar("T", bound=BaseModel)
@@ -77,12 +77,10 @@ class AsyncGatewayClient:
 
     async def propose_many(self, proposals: Sequence[Proposal]) -> list[Decision]:
         """One request for the batch; one decision per proposal, in order."""
-        now = self.now()
-        items = [
-            p.to_recommendation(self.model, now).model_dump(mode="json", exclude_none=True) for p in proposals
-        ]
-        response = await self._send("POST", "/v1/recommendations", json={"recommendations": items})
-        return [Decision.model_validate(d) for d in response.json()["decisions"]]
+        body = batch_body(proposals, self.model, self.now())
+        headers = {"Content-Type": "application/json"}
+        response = await self._send("POST", "/v1/recommendations", content=body, headers=headers)
+        return read_decisions(response.content)
 
     async def heartbeat(self) -> None:
         """Nothing to propose this cycle, still alive: the gateway does not take the engine for silent."""

@@ -7,8 +7,10 @@ malformed is refused here already, with the same field errors.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -79,3 +81,30 @@ class View:
 
     def value(self, tag: str) -> float | None:
         return self.state.values.get(tag)
+
+
+def recommendation_body(
+    proposal: Proposal, model: ModelInfo | None = None, now: datetime | None = None
+) -> bytes:
+    """One recommendation as the JSON body of `POST /v1/recommendations`; raises ValueError (pydantic's
+    ValidationError is one) for a proposal the gateway would refuse as malformed."""
+    return json.dumps(
+        proposal.to_recommendation(model, now).model_dump(mode="json", exclude_none=True)
+    ).encode()
+
+
+def batch_body(
+    proposals: Sequence[Proposal], model: ModelInfo | None = None, now: datetime | None = None
+) -> bytes:
+    """Several recommendations in one body (`{"recommendations": [...]}`), decided in order."""
+    items = [p.to_recommendation(model, now).model_dump(mode="json", exclude_none=True) for p in proposals]
+    return json.dumps({"recommendations": items}).encode()
+
+
+def read_decisions(body: bytes | str) -> list[Decision]:
+    """The decisions of a 200 answer (a batch's `{"decisions": [...]}` or one decision), in order;
+    ValueError for a body that is not one (an error answer, or not JSON)."""
+    data = json.loads(body)
+    if isinstance(data, dict) and isinstance(data.get("decisions"), list):
+        return [Decision.model_validate(d) for d in data["decisions"]]
+    return [Decision.model_validate(data)]

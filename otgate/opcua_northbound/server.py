@@ -9,10 +9,12 @@ of the ones it writes), nothing else: no PLC addresses, no other tags.
                BadSensorFailure, a PLC that cannot be read BadNoCommunication
     writes     only setpoints a bound engine may write are CurrentWrite; a write becomes a Proposal from
                the engine of the session (id `opcua-<uuid>`, issued now, rationale naming the client),
-               decided, audited, and answered by the write's StatusCode (`verdict.py`). The written value
+               decided, audited, and answered by the write's StatusCode (`verdict.py`) with the reasons
+               in its DiagnosticInfo when the client asks for them (`diagnostics.py`). The written value
                is never stored in the node: reading a setpoint always gives what the PLC holds.
     decisions  `ns=2;s=<tag>.Decision`, a read-only String: the last decision on that setpoint as JSON
-               (`id`, `engine`, `decision`, `reasons`, `written_value`, `audit_seq`, `status`)
+               (`id`, `engine`, `decision`, `reasons`, `written_value`, `audit_seq`, `status`), for
+               clients that cannot ask for diagnostics; updated before the write is answered
 
 Security: Basic256Sha256 SignAndEncrypt by default (Sign on request); `None` only with a named
 `anonymous_engine`. Who may connect, and as which engine, is `identity.py`. Writes are rate limited per
@@ -29,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from asyncua import Server, ua
+from asyncua import ua
 from asyncua.common.callback import CallbackType, ServerItemCallback
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.server.address_space import NodeData
@@ -39,10 +41,13 @@ from otgate.core.config import OpcUaNorthbound
 from otgate.core.decision import Decision
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
+from otgate.opcua_northbound.diagnostics import DiagnosingServer, Verdict
+from otgate.opcua_northbound.diagnostics import current as current_diagnostics
 from otgate.opcua_northbound.identity import BoundClients, application_uri, load_der
 from otgate.opcua_northbound.verdict import name_of, status_for
 from otgate.runtime.gateway import Gateway
 from otgate.runtime.state import AuditUnavailable
+from otgate.runtime.view import GatewayView
 
 log = logging.getLogger(__name__)
 POLICIES = {
@@ -54,18 +59,19 @@ POLICIES = {
 class NorthboundServer:
     def __init__(self, gateway: Gateway, settings: OpcUaNorthbound, base_dir: Path) -> None:
         self.gateway = gateway
+        self.view = GatewayView(gateway)
         self.settings = settings
         self.base_dir = base_dir
-        config = gateway.plant.config
+        config = self.view.config
         self.namespace = f"urn:otgate:northbound:{config.plant}"
         self.engines = {c.engine for c in settings.clients} | (
             {settings.anonymous_engine} if settings.anonymous_engine else set()
         )
         self.writable = {t for e in self.engines for t in config.engines[e].writes}
-        working = {gateway.plant.loop_by_setpoint[t][1].working_sp for t in self.writable}
+        working = {self.view.plant.loop_by_setpoint[t][1].working_sp for t in self.writable}
         self.readable = ({t for e in self.engines for t in config.engines[e].reads} | working) - self.writable
         self.buckets: dict[str, TokenBucket] = {}
-        self.server: Server | None = None
+        self.server: DiagnosingServer | None = None
         self.port = 0
 
     @property
@@ -73,10 +79,10 @@ class NorthboundServer:
         return f"opc.tcp://{self.settings.host}:{self.port}/otgate/northbound"
 
     async def start(self) -> None:
-        server = Server()
+        server = DiagnosingServer()
         await server.init()
         server.set_endpoint(f"opc.tcp://{self.settings.host}:{self.settings.port}/otgate/northbound")
-        server.set_server_name(f"otgate northbound ({self.gateway.plant.config.plant})")
+        server.set_server_name(f"otgate northbound ({self.view.config.plant})")
         server.allow_remote_admin(False)
         server.disable_clock()
         await self._secure(server)
@@ -96,7 +102,7 @@ class NorthboundServer:
             await self.server.stop()
             self.server = None
 
-    async def _secure(self, server: Server) -> None:
+    async def _secure(self, server: DiagnosingServer) -> None:
         settings = self.settings
         if settings.security_policy == "None":
             server.set_identity_tokens([ua.AnonymousIdentityToken])
@@ -118,9 +124,9 @@ class NorthboundServer:
         options = CertificateValidatorOptions.EXT_VALIDATION | CertificateValidatorOptions.PEER_CLIENT
         server.set_certificate_validator(CertificateValidator(options))
 
-    async def _build(self, server: Server) -> None:
+    async def _build(self, server: DiagnosingServer) -> None:
         index = await server.register_namespace(self.namespace)
-        plant = self.gateway.plant.config.plant
+        plant = self.view.config.plant
         folder = await server.nodes.objects.add_folder(_node(plant, index), plant)
         for tag in sorted(self.readable | self.writable):
             node_id = _node(tag, index)
@@ -134,7 +140,7 @@ class NorthboundServer:
 
     def _reader(self, tag: str) -> Any:
         def read(_node_id: ua.NodeId, _attr: ua.AttributeIds) -> ua.DataValue:
-            snapshot = self.gateway.snapshot
+            snapshot = self.view.snapshot
             value = snapshot.values.get(tag)
             if not snapshot.plc_available or value is None or not math.isfinite(snapshot.stamped_at):
                 return ua.DataValue(StatusCode=_status(ua.StatusCodes.BadNoCommunication))
@@ -154,65 +160,85 @@ class NorthboundServer:
             return
         results: list[ua.StatusCode] = event.response_params
         engine = getattr(event.user, "name", None)
+        diagnostics = current_diagnostics()
         for i, item in enumerate(event.request_params.NodesToWrite):
             tag = item.NodeId.Identifier
             if item.AttributeId != AttributeIds.Value or not results[i].is_good() or tag not in self.writable:
                 continue
             raw = item.Value.Value.Value if item.Value and item.Value.Value else None
             if engine is None or not isinstance(raw, int | float):
-                results[i] = _status(
-                    ua.StatusCodes.BadTypeMismatch if engine else ua.StatusCodes.BadUserAccessDenied
+                code, verdict = (
+                    (ua.StatusCodes.BadTypeMismatch, Verdict("TYPE_MISMATCH", "the value must be a number"))
+                    if engine
+                    else (ua.StatusCodes.BadUserAccessDenied, Verdict("NOT_AUTHORIZED", "no engine bound"))
                 )
-                continue
-            results[i] = _status(await self._recommend(engine, str(tag), float(raw)))
+            else:
+                code, verdict = await self._recommend(engine, str(tag), float(raw))
+            results[i] = _status(code)
+            if diagnostics is not None:
+                diagnostics.note(i, verdict)
 
-    async def _recommend(self, engine: str, tag: str, value: float) -> int:
+    async def _recommend(self, engine: str, tag: str, value: float) -> tuple[int, Verdict]:
         if self._is_flooding(engine):
-            return ua.StatusCodes.BadTooManyOperations
+            detail = f"engine {engine} writes faster than its max_requests_per_s"
+            return ua.StatusCodes.BadTooManyOperations, Verdict("RATE_LIMITED", detail)
         proposal = Proposal(
             id=f"opcua-{uuid.uuid4().hex}",
             engine=engine,
             tag=tag,
             value=value,
-            issued_at=self.gateway.clock.now(),
+            issued_at=self.view.now(),
         )
         try:
             (answer,) = self.gateway.submit(
                 [proposal], [f"OPC UA write by the client bound to engine {engine}"]
             )
         except AuditUnavailable:
-            return ua.StatusCodes.BadResourceUnavailable
+            detail = "the audit trail cannot record: nothing is decided or written"
+            return ua.StatusCodes.BadResourceUnavailable, Verdict("AUDIT_UNAVAILABLE", detail)
         status = status_for(answer.decision)
-        await self._publish(engine, answer.decision, answer.audit_seq, status)
-        return status
+        text = _decision_json(engine, answer.decision, answer.audit_seq, status)
+        await self._publish(answer.decision.tag, text)
+        return status, _verdict(answer.decision, text)
 
     def _is_flooding(self, engine: str) -> bool:
-        rules = self.gateway.plant.config.engines[engine]
-        now = self.gateway.clock.now()
+        rules = self.view.config.engines[engine]
+        now = self.view.monotonic()  # a rate is a duration: the monotonic time base, never the wall clock
         bucket = self.buckets.get(engine) or TokenBucket.full(rules.max_requests_per_s, rules.burst, now)
         self.buckets[engine], wait = bucket.take(now, 1)
         if wait > 0:
             self.gateway.note_refusal(engine)
         return wait > 0
 
-    async def _publish(self, engine: str, decision: Decision, audit_seq: int, status: int) -> None:
+    async def _publish(self, tag: str, text: str) -> None:
         if self.server is None:
             return
-        text = json.dumps(
-            {
-                "id": decision.proposal_id,
-                "engine": engine,
-                "decision": decision.verdict.value,
-                "reasons": [{"code": r.code.value, "detail": r.detail} for r in decision.reasons],
-                "written_value": decision.value,
-                "audit_seq": audit_seq,
-                "status": name_of(status),
-            }
-        )
-        node_id = _node(f"{decision.tag}.Decision", 2)
+        node_id = _node(f"{tag}.Decision", 2)
         await self.server.write_attribute_value(
             node_id, ua.DataValue(ua.Variant(text, ua.VariantType.String))
         )
+
+
+def _decision_json(engine: str, decision: Decision, audit_seq: int, status: int) -> str:
+    return json.dumps(
+        {
+            "id": decision.proposal_id,
+            "engine": engine,
+            "decision": decision.verdict.value,
+            "reasons": [{"code": r.code.value, "detail": r.detail} for r in decision.reasons],
+            "written_value": decision.value,
+            "audit_seq": audit_seq,
+            "status": name_of(status),
+        }
+    )
+
+
+def _verdict(decision: Decision, text: str) -> Verdict:
+    """The write's diagnostics: an accepted write without reasons is named by its verdict."""
+    reasons = decision.reasons
+    symbol = reasons[0].code.value if reasons else decision.verdict.value.upper()
+    described = "; ".join(f"{r.code.value}: {r.detail}" for r in reasons) or decision.verdict.value
+    return Verdict(symbol, described, text)
 
 
 def _discard(_node: NodeData, _attr: ua.AttributeIds, _value: ua.DataValue) -> None:

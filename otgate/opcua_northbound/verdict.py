@@ -8,8 +8,8 @@ A legacy optimiser only sees the write's StatusCode, so the code must say the ve
     advisory                           BadNotWritable         (this tag is never written for an engine)
     rejected                           the first reason's code below, in rule order
 
-The reasons themselves, with their details, are in the `<tag>.Decision` node next to the setpoint (the
-server has no way to return DiagnosticInfo with a Write response) and in the audit trail.
+The reasons themselves, with their details, are in the write's DiagnosticInfo when the client asks for
+it (`diagnostics.py`), in the `<tag>.Decision` node next to the setpoint, and in the audit trail.
 """
 
 from __future__ import annotations

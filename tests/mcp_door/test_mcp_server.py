@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import httpx2
+import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -131,8 +132,19 @@ async def test_mcp_stdio_tags_outside_permissions_rejected_and_never_written(liv
     assert live.service.gateway.loops["LIC-101"].state.mode.value == "fallback"
 
 
-async def test_mcp_stdio_prompt_injection_in_rationale_and_tag_name_is_only_data(live: Live):
-    async with stdio_agent(live) as agent:
+@asynccontextmanager
+async def agent_over(live: Live, transport: str) -> AsyncIterator[Client]:
+    if transport == "stdio":
+        async with stdio_agent(live) as client:
+            yield client
+    else:
+        async with http_agent(live) as (client, _url):
+            yield client
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_mcp_prompt_injection_in_rationale_and_tag_name_is_only_data(live: Live, transport: str):
+    async with agent_over(live, transport) as agent:
         before = (await agent.list_tools()).tools
         hostile_tag = await call(
             agent,

@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from asyncua import Client, ua
 from asyncua.crypto import security_policies
+from asyncua.ua.ua_binary import struct_from_binary
 from asyncua.ua.uaerrors import UaError
 
 from otgate.core.config import Engine, NorthboundClient, OpcUaNorthbound, PlantConfig
@@ -113,6 +115,50 @@ async def write(client: Client, tag: str, value: float) -> ua.StatusCode:
     return status
 
 
+@dataclass(frozen=True)
+class Diagnosed:
+    """One item of a Write answered with operation-level diagnostics, the strings resolved."""
+
+    status: ua.StatusCode
+    symbol: str | None
+    namespace: str | None
+    text: str | None
+    decision: dict[str, Any] | None
+
+
+async def write_diagnosed(
+    client: Client, values: list[tuple[str, float]], return_diagnostics: int = 0xE0
+) -> list[Diagnosed]:
+    """A Write as a legacy optimiser's stack sends it, asking for the operation-level SymbolicId,
+    LocalizedText and AdditionalInfo (Part 4, 7.29); asyncua's high-level API drops the diagnostics."""
+    request = ua.WriteRequest()
+    request.RequestHeader.ReturnDiagnostics = return_diagnostics
+    for tag, value in values:
+        item = ua.WriteValue()
+        item.NodeId = ua.NodeId.from_string(f"ns=2;s={tag}")
+        item.AttributeId = ua.AttributeIds.Value
+        item.Value = ua.DataValue(ua.Variant(value, ua.VariantType.Double))
+        request.Parameters.NodesToWrite.append(item)
+    data = await client.uaclient.protocol.send_request(request)
+    response = struct_from_binary(ua.WriteResponse, data)
+    table = response.ResponseHeader.StringTable
+
+    def text(index: int | None) -> str | None:
+        return None if index is None else table[index]
+
+    infos = response.DiagnosticInfos or [ua.DiagnosticInfo() for _ in response.Results]
+    return [
+        Diagnosed(
+            status,
+            text(info.SymbolicId),
+            text(info.NamespaceURI),
+            text(info.LocalizedText),
+            json.loads(info.AdditionalInfo) if info.AdditionalInfo else None,
+        )
+        for status, info in zip(response.Results, infos, strict=True)
+    ]
+
+
 async def decision(client: Client, tag: str) -> dict[str, object]:
     text = await client.get_node(ua.NodeId.from_string(f"ns=2;s={tag}.Decision")).read_value()
     return json.loads(text)
@@ -144,6 +190,37 @@ async def test_legacy_optimiser_writes_get_verdict_status_codes_and_plc_gets_onl
     written = [round(w.value, 3) for w in h.writes_to(SETPOINT)]
     assert written == [round(current + 0.4, 3)]  # the PLC received the validated value and nothing else
     assert actors == ["engine:apc", "engine:apc", "engine:monitor"]  # the read-only node never got that far
+
+
+async def test_legacy_optimiser_write_reasons_in_the_diagnostic_info(tmp_path: Path, certs: Certs):
+    async with plant_with_northbound(tmp_path, certs) as (h, server):
+        current = h.setpoint("LIC-101")
+        async with optimiser(server, certs, certs.apc) as apc:
+            (good,) = await write_diagnosed(apc, [(SETPOINT, current + 0.4)])
+            refused, read_only = await write_diagnosed(apc, [(SETPOINT, 999.0), ("LIT-101", 700.0)])
+            (unasked,) = await write_diagnosed(apc, [(SETPOINT, 998.0)], return_diagnostics=0)
+            (text_only,) = await write_diagnosed(apc, [(SETPOINT, 997.0)], return_diagnostics=0x40)
+        async with optimiser(server, certs, certs.monitor) as monitor:
+            (unauthorised,) = await write_diagnosed(monitor, [(SETPOINT, current + 0.2)])
+        await h.step(3)
+        written = [round(w.value, 3) for w in h.writes_to(SETPOINT)]
+    assert good.status.is_good() and good.symbol == "ACCEPTED"
+    assert good.decision is not None and good.decision["decision"] == "accepted"
+    assert good.decision["written_value"] == pytest.approx(current + 0.4)
+    assert refused.status.name == "BadOutOfRange"
+    assert refused.symbol == "OUT_OF_RANGE" and refused.namespace == "urn:otgate:reason-codes"
+    assert refused.text is not None and refused.text.startswith("OUT_OF_RANGE: ")
+    assert refused.decision is not None and refused.decision["decision"] == "rejected"
+    assert refused.decision["written_value"] is None
+    # Refused by the address space before any decision: a status, and an empty DiagnosticInfo in its place.
+    assert read_only.status.name in ("BadUserAccessDenied", "BadNotWritable")
+    assert (read_only.symbol, read_only.text, read_only.decision) == (None, None, None)
+    assert unasked.status.name == "BadOutOfRange" and unasked.symbol is None and unasked.decision is None
+    assert text_only.symbol is None and text_only.decision is None
+    assert text_only.text is not None and "OUT_OF_RANGE" in text_only.text
+    assert unauthorised.status.name == "BadUserAccessDenied" and unauthorised.symbol == "NOT_AUTHORIZED"
+    assert unauthorised.decision is not None and unauthorised.decision["engine"] == "monitor"
+    assert written == [round(current + 0.4, 3)]  # the PLC received the validated value and nothing else
 
 
 async def test_legacy_optimiser_reads_the_latest_scan(tmp_path: Path, certs: Certs):
