@@ -22,11 +22,13 @@ import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from otgate.audit_store import AuditStore, AuditStoreError
+from otgate.audit_writer import AuditWriter
 from otgate.clock import Clock
 from otgate.config_file import LoadedConfig
 from otgate.core.alarms import AlarmBoard
@@ -143,6 +145,8 @@ class Gateway:
         self.scans = 0
         self.snapshot = Snapshot(taken_at=-math.inf, values={}, plc_available=False)
         self.audit_failed = False
+        self.audit_writer = AuditWriter(audit)
+        self._deferred: list[Future[None]] | None = None  # inside submit_durably: commits to wait for
 
     # ------------------------------------------------------------------------------------------ views
 
@@ -209,6 +213,27 @@ class Gateway:
             elif decision.verdict is Verdict.PENDING_APPROVAL:
                 self._await_approval(AwaitingApproval(proposal, text, now, record), now)
             answers.append(Answer(decision, record))
+        return answers
+
+    async def submit_durably(
+        self, proposals: Sequence[Proposal], rationales: Sequence[str | None] = ()
+    ) -> list[Answer]:
+        """`submit`, with its commit done by the audit writer's thread instead of on this loop, shared with
+        the batches submitted meanwhile (group commit); returns only once every record is durable.
+
+        Writes it queues cannot overtake it: a PLC write's own record is committed after these."""
+        self._deferred = []
+        try:
+            answers = self.submit(proposals, rationales)  # no await inside: nothing interleaves
+        finally:
+            deferred, self._deferred = self._deferred, None
+        try:
+            for done in deferred:
+                await self.audit_writer.durable(done)
+        except AuditStoreError as error:
+            if not self.audit_failed:
+                self._audit_failure(str(error))
+            raise AuditUnavailable from error
         return answers
 
     def _await_approval(self, item: AwaitingApproval, now: float) -> None:
@@ -865,10 +890,13 @@ class Gateway:
         if self.audit_failed:
             return None
         at = self.clock.now()
+        batch = [AuditEntry(kind, actor, data, at) for kind, actor, data in entries]
         try:
-            records = self.audit.append_many(
-                [AuditEntry(kind, actor, data, at) for kind, actor, data in entries]
-            )
+            if self._deferred is None:
+                records = self.audit.append_many(batch)
+            else:  # submit_durably waits for these, off the loop
+                records, done = self.audit.submit(batch)
+                self._deferred.append(done)
         except AuditStoreError as error:
             self._audit_failure(str(error))
             return None

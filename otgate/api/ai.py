@@ -134,7 +134,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         throttle(name, engine, len(items))
         proposals = [to_proposal(item, name) for item in items]
         try:
-            answers = gateway.submit(proposals, [item.rationale for item in items])
+            answers = await gateway.submit_durably(proposals, [item.rationale for item in items])
         except AuditUnavailable:
             raise ApiError(503, "audit_unavailable") from None
         return DecisionsOut(

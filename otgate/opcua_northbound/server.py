@@ -176,7 +176,7 @@ class NorthboundServer:
             issued_at=self.gateway.clock.now(),
         )
         try:
-            (answer,) = self.gateway.submit(
+            (answer,) = await self.gateway.submit_durably(
                 [proposal], [f"OPC UA write by the client bound to engine {engine}"]
             )
         except AuditUnavailable:
