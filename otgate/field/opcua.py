@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,13 +45,13 @@ from collections.abc import Callable, Mapping, Sequence
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 from asyncua.crypto import security_policies, uacrypto
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from otgate.core.codec import to_raw
 from otgate.core.config import OpcUaConnection, OpcUaSecurityPolicy, PlcConnection, Tag
 from otgate.field.link import FieldError, LinkDown, Reading, WriteRefused, writable_tag
 from otgate.field.session import FieldSession
+from otgate.opcua_certificate import application_uri, first_certificate, thumbprint
 
 _POLICIES: dict[OpcUaSecurityPolicy, type[security_policies.SecurityPolicy]] = {
     OpcUaSecurityPolicy.BASIC256SHA256: security_policies.SecurityPolicyBasic256Sha256,
@@ -100,6 +99,7 @@ _LINK_CODES = frozenset(
 # What asyncua raises on a request: UaError and its subclasses (ua.uaerrors), and a bad signature on a
 # secure channel (uacrypto.InvalidSignature, re-exported from cryptography). Checked against the library.
 LIBRARY_ERRORS: tuple[type[BaseException], ...] = (ua.UaError, uacrypto.InvalidSignature)
+_OWN_CERTIFICATE = "the gateway's OPC UA certificate"
 # What a server answers when it will not accept the gateway's application certificate (CreateSession) or
 # its session (ActivateSession: the simulator's trust check; real PLCs differ).
 _CERTIFICATE_REJECTIONS = frozenset(
@@ -314,7 +314,7 @@ class OpcUaLink:
         policy = _POLICIES[settings.security_policy]
         mode = getattr(ua.MessageSecurityMode, settings.security_mode)
         try:
-            own_uri = _application_uri(await uacrypto.load_certificate(certificate))
+            own_uri = application_uri(await uacrypto.load_certificate(certificate), _OWN_CERTIFICATE)
             pinned = (await uacrypto.load_certificate(pinned_file)).public_bytes(Encoding.DER)
         except (OSError, ValueError) as error:
             raise SouthboundSecurityError(
@@ -367,13 +367,13 @@ def _check_endpoints(
             "southbound_policy_unavailable",
             f"{where} does not offer {wanted} (offers {', '.join(offered) or 'no endpoint'})",
         )
-    presented = {_first_certificate(e.ServerCertificate) for e in matching}
+    presented = {first_certificate(e.ServerCertificate) for e in matching}
     if pinned not in presented:
-        thumbprints = ", ".join(sorted(_thumbprint(der) for der in presented if der))
+        thumbprints = ", ".join(sorted(thumbprint(der) for der in presented if der))
         raise SouthboundSecurityError(
             "southbound_server_certificate_mismatch",
             f"{where} presents certificate {thumbprints or '(none)'}, "
-            f"not the pinned server_certificate {_thumbprint(pinned)}",
+            f"not the pinned server_certificate {thumbprint(pinned)}",
         )
 
 
@@ -397,31 +397,6 @@ def _connect_error(settings: OpcUaConnection, error: BaseException) -> LinkDown:
             "southbound_server_certificate_mismatch", f"{where}: the server is not the pinned one ({error})"
         )
     return LinkDown(f"{where}: cannot connect: {error!r}")
-
-
-def _application_uri(certificate: x509.Certificate) -> str:
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        san = None
-    uris = san.get_values_for_type(x509.UniformResourceIdentifier) if san is not None else []
-    if not uris:
-        raise ValueError("the gateway's OPC UA certificate has no URI subjectAltName (its ApplicationUri)")
-    return uris[0]
-
-
-def _first_certificate(der: bytes | None) -> bytes:
-    """The leading certificate of a DER blob that may carry a chain after it."""
-    if not der:
-        return b""
-    if len(der) > 4 and der[1] == 0x82:  # SEQUENCE with a two-byte length: every RSA 2048+ certificate
-        return der[: int.from_bytes(der[2:4], "big") + 4]
-    return der
-
-
-def _thumbprint(der: bytes) -> str:
-    """The SHA-1 fingerprint as `openssl x509 -fingerprint -sha1` and PLC tools print it."""
-    return "sha1:" + hashlib.sha1(der, usedforsecurity=False).digest().hex(":").upper()
 
 
 async def _disconnect(client: Client, timeout_s: float) -> None:
