@@ -129,7 +129,7 @@ class ModbusLink:
         self._word_order = plc.modbus.word_order.value
         self._client: AsyncModbusTcpClient | None = None
         where = f"modbus {plc.modbus.host}:{plc.modbus.port}"
-        self._session = FieldSession(
+        self.session = FieldSession(
             LIBRARY_ERRORS,
             lambda error: f"{where}: {error}",
             self._drop,
@@ -147,7 +147,7 @@ class ModbusLink:
         if self.is_connected:
             return
         self._drop()
-        self._session.backoff.check()
+        self.session.backoff.check()
         settings = self._settings
         client = AsyncModbusTcpClient(
             settings.host,
@@ -159,11 +159,11 @@ class ModbusLink:
         try:
             async with asyncio.timeout(settings.timeout_s + 0.5):
                 connected = await client.connect()
-        except self._session.errors:
+        except self.session.errors:
             connected = False
         if not connected:
             client.close()
-            self._session.backoff.failed()
+            self.session.backoff.failed()
             raise LinkDown(f"modbus {settings.host}:{settings.port}: cannot connect")
         self._client = client
 
@@ -173,7 +173,7 @@ class ModbusLink:
     async def read(self, tags: Sequence[str]) -> Reading:
         plan = self._plan(tags)
         values: dict[str, float] = {}
-        async with self._session.lock:
+        async with self.session.lock:
             for span, layout in plan:
                 registers = await self._read_span(span)
                 if registers is None:  # the PLC refused a configured span: its map differs from ours
@@ -217,7 +217,7 @@ class ModbusLink:
         except ValueError as error:
             raise WriteRefused(f"{tag}: {error}") from None
         address = config.modbus.address
-        async with self._session.lock:
+        async with self.session.lock:
             response = await self._request(
                 lambda c: (
                     c.write_register(address, registers[0], device_id=self._settings.unit_id)
@@ -250,7 +250,7 @@ class ModbusLink:
             return None
         registers = list(response.registers)
         if len(registers) != span.count:
-            self._session.failed()
+            self.session.failed()
             raise LinkDown(f"{span.table} {span.start}: asked {span.count} registers, got {len(registers)}")
         return registers
 
@@ -261,10 +261,10 @@ class ModbusLink:
         client = self._client
         if client is None:
             raise LinkDown("modbus: not connected")
-        with self._session.request():
+        with self.session.request():
             async with asyncio.timeout(self._settings.timeout_s + 0.5):
                 response = await call(client)
-        self._session.answered()
+        self.session.answered()
         return response
 
     def _decode(self, name: str, registers: list[int], start: int) -> float:

@@ -154,7 +154,7 @@ class OpcUaLink:
         self._client: Client | None = None
         self._teardowns: set[asyncio.Task[None]] = set()
         endpoint = plc.opcua.endpoint
-        self._session = FieldSession(
+        self.session = FieldSession(
             LIBRARY_ERRORS,
             lambda error: f"opc ua {endpoint}: {error!r}",
             self._drop,
@@ -163,7 +163,7 @@ class OpcUaLink:
             clock=clock,
         )
         # A certificate or key asyncua cannot use surfaces as ValueError while connecting.
-        self._connect_errors: tuple[type[BaseException], ...] = (*self._session.errors, ValueError)
+        self._connect_errors: tuple[type[BaseException], ...] = (*self.session.errors, ValueError)
 
     @property
     def is_connected(self) -> bool:
@@ -173,7 +173,7 @@ class OpcUaLink:
         if self.is_connected:
             return
         self._drop()
-        self._session.backoff.check()
+        self.session.backoff.check()
         settings = self._settings
         client = Client(settings.endpoint, timeout=settings.timeout_s)
         try:
@@ -182,11 +182,11 @@ class OpcUaLink:
                 await self._secure(client)
                 await client.connect()
         except SouthboundSecurityError:
-            self._session.backoff.failed()
+            self.session.backoff.failed()
             self._teardown(client)
             raise
         except self._connect_errors as error:
-            self._session.backoff.failed()
+            self.session.backoff.failed()
             self._teardown(client)
             raise _connect_error(settings, error) from error
         self._variant_types.clear()  # the PLC may have been re-downloaded while we were away
@@ -199,7 +199,7 @@ class OpcUaLink:
 
     async def read(self, tags: Sequence[str]) -> Reading:
         names = [n for n in dict.fromkeys(tags) if n in self._node_ids]
-        async with self._session.lock:
+        async with self.session.lock:
             results = await self._read_values(names)
         values = {}
         for name, data_value in zip(names, results, strict=True):
@@ -217,18 +217,18 @@ class OpcUaLink:
             raw = to_raw(value, config.type, config.scale, config.offset)
         except ValueError as error:
             raise WriteRefused(f"{tag}: {error}") from None
-        async with self._session.lock:
+        async with self.session.lock:
             variant_type = await self._variant_type(tag, node_id)
             if variant_type not in _NUMERIC_TYPES:
                 raise WriteRefused(f"{tag}: node data type {variant_type.name} is not numeric")
             variant = ua.Variant(round(raw) if variant_type in _INTEGER_TYPES else float(raw), variant_type)
             client = await self._connected_client()
-            with self._session.request():
+            with self.session.request():
                 (status,) = await client.uaclient.write_attributes(
                     [node_id], [ua.DataValue(variant)], ua.AttributeIds.Value
                 )
             if status.value in _LINK_CODES:
-                raise self._session.fail(f"{tag}: write answered {status.name}")
+                raise self.session.fail(f"{tag}: write answered {status.name}")
             if not status.is_good():
                 raise WriteRefused(f"{tag}: PLC answered {status.name}")
             try:
@@ -253,11 +253,11 @@ class OpcUaLink:
         if not names:
             return []
         client = await self._connected_client()
-        with self._session.request():
+        with self.session.request():
             results = await client.uaclient.read_attributes(
                 [self._node_ids[n] for n in names], ua.AttributeIds.Value
             )
-        self._session.answered()
+        self.session.answered()
         return list(results)
 
     async def _variant_type(self, tag: str, node_id: ua.NodeId) -> ua.VariantType:
@@ -269,10 +269,10 @@ class OpcUaLink:
             variant_type = await client.get_node(node_id).read_data_type_as_variant_type()
         except ua.UaStatusCodeError as error:
             if error.code in _LINK_CODES:
-                raise self._session.fail(error) from error
+                raise self.session.fail(error) from error
             raise WriteRefused(f"{tag}: cannot read the node's data type: {error}") from error
-        except self._session.errors as error:
-            raise self._session.fail(error) from error
+        except self.session.errors as error:
+            raise self.session.fail(error) from error
         self._variant_types[tag] = variant_type
         return variant_type
 
