@@ -1,10 +1,14 @@
 """`audit`: durable appends per second and `verify` records per second, each against the bare SQLite floor.
 
-- `audit_appends`: `AuditStore.append` of one decision-sized record per transaction (one fsync each: the
-  gateway's per-event cost). Baseline: the same INSERT of an already-serialised row, one transaction each,
-  on a bare sqlite3 connection with the store's settings (WAL, synchronous=FULL) in the same directory;
-  what is left between the two is chaining, canonical JSON and HMAC. Samples: the rate of each of
-  `chunks` runs of `appends` appends.
+- `audit_appends`: durable single-record appends per second as the gateway's AI path makes them: each
+  one decision-sized record awaited until durable (`await AuditWriter.append_many([entry])`), from
+  `producers` concurrent callers (HTTP requests in flight); the writer thread's group commit lets one
+  fsync cover every append submitted while the previous one ran. Baseline: the same INSERT of an
+  already-serialised row, one transaction each, on a bare sqlite3 connection with the store's settings
+  (WAL, synchronous=FULL) in the same directory. Samples: the rate of each of `chunks` runs of `appends`.
+- `audit_appends_sync`: `AuditStore.append` of one record per transaction, one caller (one fsync each:
+  the synchronous path of operator actions and PLC writes; what is left against the baseline is
+  chaining, canonical JSON and HMAC).
 - `audit_appends_batch10`: `append_many` of 10 records per transaction (an HTTP batch; records/s).
 - `audit_verify`: `AuditStore.verify()` of a `records`-record HMAC-keyed trail (read every row, decode
   its JSON, rebuild its canonical bytes, HMAC, check the link). Baseline: read the same rows and HMAC
@@ -19,6 +23,7 @@ disk's fsync latency, so measure on the filesystem the gateway's data_dir will u
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import json
@@ -31,6 +36,7 @@ from typing import Any
 
 from benchmarks.figure import Figure, figure
 from otgate.audit.store import AUDIT_FILE, AuditStore
+from otgate.audit.writer import AuditWriter
 from otgate.core.audit_chain import AuditEntry, AuditKind, canonical_json
 
 KEY = b"benchmark key, 32 bytes or more...."
@@ -44,13 +50,14 @@ _TABLE = (
 @dataclass(frozen=True)
 class Size:
     appends: int = 400
+    producers: int = 16
     chunks: int = 7
     records: int = 100_000
     verifies: int = 3
     directory: Path | None = None
 
 
-TINY = Size(appends=10, chunks=2, records=50, verifies=2)
+TINY = Size(appends=10, producers=3, chunks=2, records=50, verifies=2)
 
 
 def _data(i: int) -> dict[str, Any]:
@@ -84,6 +91,29 @@ def appends_per_s(root: Path | None, appends: int, batch: int = 1) -> float:
             else:
                 store.append_many([_entry(b * batch + i) for i in range(batch)])
         return _rate(appends // batch * batch, started)
+
+
+def grouped_appends_per_s(root: Path | None, appends: int, producers: int) -> float:
+    """Single-record appends, each awaited until durable, from `producers` concurrent callers."""
+
+    async def produce(writer: AuditWriter, first: int) -> None:
+        for i in range(first, appends, producers):
+            await writer.append_many(
+                [AuditEntry(AuditKind.DECISION, "engine:optimizer-1", _data(i), 1.7e9 + i)]
+            )
+
+    async def all_of(writer: AuditWriter) -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(produce(writer, p) for p in range(producers)))
+        return _rate(appends, started)
+
+    with tempfile.TemporaryDirectory(dir=root) as tmp, AuditStore(tmp, KEY) as store:
+        store.append(AuditKind.GATEWAY_START, "gateway", {}, 1.7e9)  # create the file before timing
+        writer = AuditWriter(store)
+        try:
+            return asyncio.run(all_of(writer))
+        finally:
+            writer.close()
 
 
 def bare_appends_per_s(root: Path | None, appends: int) -> float:
@@ -148,9 +178,11 @@ def run(size: Size = Size()) -> list[Figure]:
     ours: list[float] = []
     bare: list[float] = []
     batched: list[float] = []
-    for _ in range(size.chunks):  # interleaved, so that a slow spell of the disk hits all three alike
-        ours.append(appends_per_s(root, size.appends))
+    single: list[float] = []
+    for _ in range(size.chunks):  # interleaved, so that a slow spell of the disk hits all alike
+        ours.append(grouped_appends_per_s(root, size.appends, size.producers))
         bare.append(bare_appends_per_s(root, size.appends))
+        single.append(appends_per_s(root, size.appends))
         batched.append(appends_per_s(root, size.appends, batch=10))
     figures = [
         figure(
@@ -159,7 +191,18 @@ def run(size: Size = Size()) -> list[Figure]:
             ours,
             bare,
             target=5_000.0,
-            what="durable appends/s, one decision record per fsynced transaction",
+            what=(
+                f"durable single-record appends/s, each awaited, {size.producers} concurrent callers"
+                " (writer thread, group commit)"
+            ),
+            extra={"producers": size.producers},
+        ),
+        figure(
+            "audit_appends_sync",
+            "records/s",
+            single,
+            bare,
+            what="durable appends/s, one caller, one decision record per fsynced transaction",
         ),
         figure(
             "audit_appends_batch10",

@@ -1,5 +1,6 @@
 """`decision_path`: one AI recommendation from HTTP request to a setpoint confirmed in the PLC, against
-a bare FastAPI endpoint that only writes the same register and reads it back.
+what any durable gateway must do: a bare FastAPI endpoint that commits one row to SQLite with an fsync
+and writes the same register and reads it back.
 
 Set-up, all in one asyncio loop on 127.0.0.1 (as in production, where the gateway is one loop):
 the tank simulation behind its Modbus (and, for OPC UA, its OPC UA) server; a `Gateway` with a real
@@ -22,8 +23,11 @@ is triggered right after the answer instead of waiting for the 1 s scan period, 
 gateway's own work on the path, not its scheduling delay. Not included: the wait for the next scan
 (0..scan_interval_s in production) and the plant tick (run between samples, untimed).
 
-One baseline sample: POST {"value": v} to a FastAPI endpoint (same uvicorn, same client) that does only
-the raw write + read-back of the same register with one pymodbus (or asyncua) client and answers.
+One baseline sample: POST {"value": v} to a FastAPI endpoint (same uvicorn, same client) that commits
+one row (the value) to its own SQLite file in the same directory as the trail, with the trail's settings
+(WAL, synchronous=FULL: one fsync), then does the raw write + read-back of the same register with one
+pymodbus (or asyncua) client and answers. Anything that records what it writes durably pays that much;
+the gateway's path pays it three times (the decision, the write's intent before it, the confirmation).
 
 Each round (`rounds`, default 3 x 500 samples per protocol) starts from a fresh simulation, gateway
 and audit trail. Samples alternate gateway/baseline (order swapped each time) so drift hits both alike.
@@ -36,11 +40,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from asyncua import Client, ua
@@ -105,15 +111,27 @@ def pointed(config: PlantConfig, runtime: SimRuntime[Simulation], protocol: Prot
     return config.model_copy(update={"plcs": plcs})
 
 
-def baseline_app(write_and_read: Callable[[float], Awaitable[float]]) -> FastAPI:
+def baseline_app(write_and_read: Callable[[float], Awaitable[float]], db: sqlite3.Connection) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None)
 
     @app.post("/write")
     async def write(request: Request) -> dict[str, float]:
         value = float(json.loads(await request.body())["value"])
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO written (at, value) VALUES (?, ?)", (time.time(), value))
+        db.execute("COMMIT")
         return {"readback": await write_and_read(value)}
 
     return app
+
+
+def baseline_db(directory: str) -> sqlite3.Connection:
+    """The baseline's own record of what it writes, durable as the trail is (WAL, synchronous=FULL)."""
+    db = sqlite3.connect(Path(directory) / "baseline.sqlite3", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE written (seq INTEGER PRIMARY KEY, at REAL NOT NULL, value REAL NOT NULL)")
+    return db
 
 
 @contextlib.asynccontextmanager
@@ -187,13 +205,15 @@ async def measure(protocol: Protocol, size: Size, samples: Samples | None = None
             api = await start_listener(create_ai_app(gateway), HOST, 0)
             try:
                 async with bare_transport(runtime, protocol) as write_and_read:
-                    bare = await start_listener(baseline_app(write_and_read), HOST, 0)
+                    db = baseline_db(data_dir)
+                    bare = await start_listener(baseline_app(write_and_read, db), HOST, 0)
                     try:
                         await gateway.scan(clock.monotonic())
                         await _engage(gateway, runtime, clock)
                         await _sample(gateway, runtime, clock, api, bare, size, samples)
                     finally:
                         await _stop(bare)
+                        db.close()
             finally:
                 await _stop(api)
                 for link in gateway.links.values():

@@ -38,6 +38,7 @@ from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import compile_plant
 from otgate.field.backoff import Backoff
 from otgate.field.link import FieldError, FieldLink
+from otgate.field.session import FieldSession
 from otgate.host.service import build_links
 from otgate.runtime.clock import Clock
 from otgate.runtime.gateway import Gateway
@@ -75,13 +76,15 @@ class GatewayUnderTest(Protocol):
 def pace_by(links: dict[str, FieldLink], monotonic: Callable[[], float]) -> None:
     """Reconnect back-off on simulated time, so a lock-step run stays deterministic.
 
-    The adapters pace reconnects with `time.monotonic`; a lock-step run is ~1000x faster than real time,
-    so a 2 s wall back-off would hide the link for half an hour of plant time, differently every run.
-    The adapters take no clock argument yet (requested from the gateway owner), hence the attribute.
+    The adapters pace reconnects with `time.monotonic` by default; a lock-step run is ~1000x faster than
+    real time, so a 2 s wall back-off would hide the link for half an hour of plant time, differently
+    every run. Each protocol link's field session (`otgate.field.session`) holds the back-off it uses.
     """
-    for link in links.values():
-        if hasattr(link, "_backoff"):
-            link._backoff = Backoff(RECONNECT_MIN_S, RECONNECT_MAX_S, clock=monotonic)
+    for name, link in links.items():
+        session = getattr(link, "session", None)
+        if not isinstance(session, FieldSession):  # pacing nothing would silently make runs nondeterministic
+            raise TypeError(f"link {name} has no field session whose back-off could run on simulated time")
+        session.backoff = Backoff(RECONNECT_MIN_S, RECONNECT_MAX_S, clock=monotonic)
 
 
 class RealGateway:

@@ -139,7 +139,7 @@ LAYERS: dict[str, set[str]] = {
     "otgate.assurance": {"otgate.core", "otgate.field"},
     "otgate.runtime": {"otgate.core", "otgate.field", "otgate.audit", "otgate.config"},
     "otgate.api": {"otgate.core", "otgate.audit", "otgate.config", "otgate.runtime"},
-    "otgate.opcua_northbound": {"otgate.core", "otgate.runtime"},
+    "otgate.opcua_northbound": {"otgate.core", "otgate.field", "otgate.runtime"},
     "otgate.client": {"otgate.api.schemas", "otgate.core"},
     "otgate.mcp_door": {"otgate.client", "otgate.core"},
     "otgate.host": {

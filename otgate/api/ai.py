@@ -145,10 +145,10 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
         items = parse_recommendations(await read_body(request), view.config.gateway.max_batch)
         proposals = [to_proposal(item, name) for item in items]
 
-        def decide() -> list[Answer]:
-            throttle(name, engine, len(items))
+        async def decide() -> list[Answer]:
+            throttle(name, engine, len(items))  # before the first await: one synchronous section
             try:
-                return gateway.submit(proposals, [item.rationale for item in items])
+                return await gateway.submit_durably(proposals, [item.rationale for item in items])
             except AuditUnavailable:
                 raise ApiError(503, "audit_unavailable") from None
 

@@ -96,6 +96,22 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as the store holds it: `data_text` is the canonical JSON text of its data, as written.
+
+    A verifier hashes this text as it is instead of decoding and re-encoding it: the text is what the hash
+    was computed over, so any edit to it, even one to an equivalent JSON spelling, breaks the hash."""
+
+    seq: int
+    at: float
+    kind: str
+    actor: str
+    data_text: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A chain head recorded somewhere the trail's writer cannot rewrite (off-box, printed, signed)."""
 
@@ -243,7 +259,23 @@ def compute_hash(canonical: bytes, key: bytes | None) -> str:
     return _Digester(key).hexdigest(canonical)
 
 
-def _record_hash(digester: _Digester, record: AuditRecord) -> str:
+def stored_bytes(record: StoredRecord) -> bytes:
+    """The bytes a stored record's hash covers: `canonical_bytes` with the stored data text spliced in.
+
+    The members are written in the canonical (sorted) key order: actor, at, data, kind, prev_hash, seq.
+    Each scalar is encoded as `canonical_json` would, without its type dispatch (this runs per record)."""
+    at = float(record.at)
+    at_text = float.__repr__(at) if math.isfinite(at) else _encode_str(_non_finite(at))
+    return (
+        f'{{"actor":{_encode_str(record.actor)},"at":{at_text},"data":{record.data_text},'
+        f'"kind":{_encode_str(record.kind)},"prev_hash":{_encode_str(record.prev_hash)},'
+        f'"seq":{int.__repr__(record.seq)}}}'
+    ).encode()
+
+
+def _record_hash(digester: _Digester, record: AuditRecord | StoredRecord) -> str:
+    if isinstance(record, StoredRecord):
+        return digester.hexdigest(stored_bytes(record))
     return digester.hexdigest(
         canonical_bytes(record.seq, record.at, record.kind, record.actor, record.data, record.prev_hash)
     )
@@ -284,7 +316,10 @@ def seal(entry: AuditEntry, head: Checkpoint | None, key: bytes | None) -> Audit
 # -- verifying -------------------------------------------------------------------------------------
 
 
-def _link_problem(record: AuditRecord, previous: AuditRecord | None) -> str:
+Link = AuditRecord | StoredRecord
+
+
+def _link_problem(record: Link, previous: Link | None) -> str:
     """What is wrong with how `record` follows `previous` ("" when nothing)."""
     expected_seq = 1 if previous is None else previous.seq + 1
     if previous is not None and record.seq <= previous.seq:
@@ -298,7 +333,7 @@ def _link_problem(record: AuditRecord, previous: AuditRecord | None) -> str:
     return ""
 
 
-def _own_problem(digester: _Digester, record: AuditRecord, keyed: bool) -> str:
+def _own_problem(digester: _Digester, record: Link, keyed: bool) -> str:
     if not _HEX64.fullmatch(record.hash):
         return "hash is not 64 lower-case hex digits (record modified)"
     if _record_hash(digester, record) != record.hash:
@@ -308,7 +343,7 @@ def _own_problem(digester: _Digester, record: AuditRecord, keyed: bool) -> str:
     return ""
 
 
-def _clock_warning(record: AuditRecord, previous: AuditRecord | None) -> str:
+def _clock_warning(record: Link, previous: Link | None) -> str:
     if previous is None or record.at >= previous.at:
         return ""
     step = previous.at - record.at
@@ -316,15 +351,21 @@ def _clock_warning(record: AuditRecord, previous: AuditRecord | None) -> str:
 
 
 def verify(
-    records: Iterable[AuditRecord], key: bytes | None, *, checkpoint: Checkpoint | None = None
+    records: Iterable[AuditRecord] | Iterable[StoredRecord],
+    key: bytes | None,
+    *,
+    checkpoint: Checkpoint | None = None,
 ) -> Verification:
     """Check a whole trail, from seq 1, in the order given; stop at the first bad record.
+
+    Records may be decoded (`AuditRecord`, re-encoded to hash) or as stored (`StoredRecord`, the stored
+    data text hashed as it is: the store's own verify, about three times faster).
 
     With `checkpoint`, the trail must also contain that record with that hash, which shows a trail
     truncated or rewritten (even consistently, without the key) up to the checkpoint.
     """
     digester = _Digester(key)
-    previous: AuditRecord | None = None
+    previous: Link | None = None
     count, warnings = 0, list[str]()
     checkpoint_seen = checkpoint is None
     for record in records:

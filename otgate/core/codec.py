@@ -22,7 +22,12 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
 
 
 class DataType(StrEnum):
@@ -122,6 +127,73 @@ def decode(
         words.reverse()
     (raw,) = struct.unpack(fmt, b"".join(words))
     return float(raw) * scale + offset
+
+
+# numpy's big-endian dtype per type: a block's words, laid out in order, are these bytes.
+_BIG_ENDIAN: dict[DataType, str] = {
+    DataType.INT16: ">i2",
+    DataType.UINT16: ">u2",
+    DataType.INT32: ">i4",
+    DataType.UINT32: ">u4",
+    DataType.FLOAT32: ">f4",
+    DataType.FLOAT64: ">f8",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class _Group:
+    """The values of one type in a block: where each starts, its scale and offset, its place in the answer."""
+
+    data_type: DataType
+    words: npt.NDArray[np.intp]  # (values, register_count): the register index of each word
+    scale: npt.NDArray[np.float64]
+    offset: npt.NDArray[np.float64]
+    slots: npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True, eq=False)
+class BlockLayout:
+    """How to decode every value of one block read at once (built once per read plan, used every scan).
+
+    Gives exactly what `decode` gives for each value: the same bytes, the same IEEE `raw * scale + offset`
+    in float64, only over arrays instead of one value at a time."""
+
+    size: int
+    byte_order: str
+    word_order: str
+    groups: tuple[_Group, ...]
+
+
+def block_layout(
+    fields: Sequence[tuple[int, DataType, float, float]], *, byte_order: str = "big", word_order: str = "big"
+) -> BlockLayout:
+    """`fields`: per value, (first register within the block, type, scale, offset), in answer order."""
+    groups = []
+    for data_type in DataType:
+        slots = [i for i, field in enumerate(fields) if field[1] is data_type]
+        if not slots:
+            continue
+        starts = np.array([fields[i][0] for i in slots], dtype=np.intp)
+        words = starts[:, None] + np.arange(data_type.register_count, dtype=np.intp)
+        if word_order == "little":
+            words = words[:, ::-1]
+        scale = np.array([fields[i][2] for i in slots], dtype=np.float64)
+        offset = np.array([fields[i][3] for i in slots], dtype=np.float64)
+        groups.append(_Group(data_type, np.ascontiguousarray(words), scale, offset, np.array(slots)))
+    return BlockLayout(len(fields), byte_order, word_order, tuple(groups))
+
+
+def decode_block(layout: BlockLayout, registers: Sequence[int]) -> list[float]:
+    """Every value of `layout` from one block's registers, in the layout's order."""
+    words = np.asarray(registers, dtype=np.uint16)
+    if layout.byte_order == "little":
+        words = words.byteswap()
+    values = np.empty(layout.size, dtype=np.float64)
+    for group in layout.groups:
+        raw = np.frombuffer(words[group.words].astype(">u2").tobytes(), dtype=_BIG_ENDIAN[group.data_type])
+        values[group.slots] = raw.astype(np.float64) * group.scale + group.offset
+    result: list[float] = values.tolist()
+    return result
 
 
 def quantize(value: float, data_type: DataType, scale: float = 1.0, offset: float = 0.0) -> float:

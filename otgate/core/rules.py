@@ -1,25 +1,27 @@
-"""The validation rules, one function per rule, each returning the reasons it fires (empty when it passes).
+"""The validation rules, one function per rule, each a pure function of one case that returns the reasons it
+fires (empty when it passes).
 
-Every rule is pure and reads only its arguments. Rules never clamp: a value outside the envelope is
-refused whole, because clamping a wild proposal drives the process to the edge of its envelope.
-Move and rate checks are made against the PLC's read-back working setpoint, never against what the
-gateway last commanded ("commanded is not confirmed").
+Rules on a `Request` judge who sent a proposal and which tag it names; rules on a `SetpointCase` judge
+the value against the process. Rules never clamp: a value outside the envelope is refused whole,
+because clamping a wild proposal drives the process to the edge of its envelope. Move and rate checks
+are made against the PLC's read-back working setpoint, never against what the gateway last commanded
+("commanded is not confirmed"). The order they run in is the table in `otgate.core.validation`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
-from otgate.core.config import Access, Engine, SetpointRules, Tag, TagKind
+from otgate.core.case import Reasons, Request, SetpointCase
+from otgate.core.config import Access, SetpointRules, Tag, TagKind
 from otgate.core.decision import Reason, ReasonCode
 from otgate.core.modes import LoopMode, PlcMode
-from otgate.core.plant import Plant
-from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
 from otgate.core.text import visible
 
-Reasons = tuple[Reason, ...]
 NONE: Reasons = ()
+
+# PLC data older than this many scans is not a read-back any more.
+SNAPSHOT_MAX_AGE_SCANS = 3
 
 _EPSILON = 1e-9
 
@@ -33,19 +35,21 @@ def _fail(code: ReasonCode, detail: str) -> Reasons:
     return (Reason(code, detail),)
 
 
-def check_engine_quarantined(proposal: Proposal, history: History) -> Reasons:
-    if proposal.engine in history.quarantined:
-        return _fail(ReasonCode.ENGINE_QUARANTINED, f"engine '{proposal.engine}' is quarantined")
+def check_engine_quarantined(case: Request) -> Reasons:
+    if case.proposal.engine in case.history.quarantined:
+        return _fail(ReasonCode.ENGINE_QUARANTINED, f"engine '{case.proposal.engine}' is quarantined")
     return NONE
 
 
-def check_replay(proposal: Proposal, history: History) -> Reasons:
-    if proposal.id in history.seen_ids:
-        return _fail(ReasonCode.REPLAY, f"recommendation id '{proposal.id}' was already received")
+def check_replay(case: Request) -> Reasons:
+    if case.proposal.id in case.history.seen_ids:
+        return _fail(ReasonCode.REPLAY, f"recommendation id '{case.proposal.id}' was already received")
     return NONE
 
 
-def check_timestamps(proposal: Proposal, engine: Engine | None, skew_s: float, now: float) -> Reasons:
+def check_timestamps(case: Request) -> Reasons:
+    proposal, engine, now = case.proposal, case.engine, case.wall
+    skew_s = case.plant.config.gateway.clock_skew_tolerance_s
     reasons: list[Reason] = []
     for label, at, max_age in (
         ("issued", proposal.issued_at, engine.stale_after_s if engine else 0.0),
@@ -70,13 +74,16 @@ def check_timestamps(proposal: Proposal, engine: Engine | None, skew_s: float, n
     return tuple(reasons)
 
 
-def check_known_tag(proposal: Proposal, tag: Tag | None) -> Reasons:
-    if tag is None:
-        return _fail(ReasonCode.UNKNOWN_TAG, f"no tag named '{visible(proposal.tag, 64)}'")
+def check_known_tag(case: Request) -> Reasons:
+    if case.tag is None:
+        return _fail(ReasonCode.UNKNOWN_TAG, f"no tag named '{visible(case.proposal.tag, 64)}'")
     return NONE
 
 
-def check_authorized(proposal: Proposal, engine: Engine | None) -> Reasons:
+def check_authorized(case: Request) -> Reasons:
+    proposal, engine = case.proposal, case.engine
+    if case.tag is None:  # nothing to authorize: the unknown tag already fired
+        return NONE
     if engine is None:
         return _fail(ReasonCode.NOT_AUTHORIZED, f"unknown engine '{proposal.engine}'")
     if proposal.tag not in engine.writes:
@@ -90,50 +97,75 @@ def check_authorized(proposal: Proposal, engine: Engine | None) -> Reasons:
     return NONE
 
 
-def check_writable(tag: Tag) -> Reasons:
+def check_writable(case: Request) -> Reasons:
+    """Only a tag this chain has no setpoint rules for is judged here; a known setpoint passes."""
+    if case.tag is None or case.rules is not None:
+        return NONE
+    return writable(case.tag)
+
+
+def writable(tag: Tag) -> Reasons:
     if tag.kind is not TagKind.SETPOINT or tag.access is not Access.WRITE:
         return _fail(ReasonCode.READ_ONLY, f"a {tag.kind} tag is not writable by AI engines")
     return NONE
 
 
-def check_finite(value: float) -> Reasons:
+def check_value_finite(case: Request) -> Reasons:
+    """Judged here only when the chain stops before the setpoint rules (an unknown tag, or not a setpoint);
+    a setpoint's value is judged as the PLC will hold it (`check_finite`)."""
+    if case.rules is not None and case.tag is not None:
+        return NONE
+    return finite(case.proposal.value)
+
+
+def finite(value: float) -> Reasons:
     if not math.isfinite(value):
         return _fail(ReasonCode.NOT_FINITE, f"value {value} is not a finite number")
     return NONE
 
 
-def check_range(value: float, rules: SetpointRules) -> Reasons:
-    if not rules.limits.contains(value):
-        return _fail(ReasonCode.OUT_OF_RANGE, f"{value:g} outside {rules.limits.lo:g}..{rules.limits.hi:g}")
+def check_finite(case: SetpointCase) -> Reasons:
+    return NONE if case.finite else finite(case.value)
+
+
+def check_range(case: SetpointCase) -> Reasons:
+    limits = case.rules.limits
+    if case.finite and not limits.contains(case.value):
+        return _fail(ReasonCode.OUT_OF_RANGE, f"{case.value:g} outside {limits.lo:g}..{limits.hi:g}")
     return NONE
 
 
-def check_plc_available(snapshot: Snapshot, tags: Sequence[str], max_age_s: float, now: float) -> Reasons:
+def check_plc_available(case: SetpointCase) -> Reasons:
+    snapshot, now = case.snapshot, case.now
     if not snapshot.plc_available:
         return _fail(ReasonCode.PLC_UNAVAILABLE, "the PLC link is down")
-    if now - snapshot.taken_at > max_age_s:
+    if now - snapshot.taken_at > SNAPSHOT_MAX_AGE_SCANS * case.plant.config.gateway.scan_interval_s:
         return _fail(ReasonCode.PLC_UNAVAILABLE, f"PLC data is {now - snapshot.taken_at:.1f} s old")
-    for name in tags:
+    for name in (case.loop.working_sp, case.loop.mode):
         if name in snapshot.bad_quality or name not in snapshot.values:
             return _fail(ReasonCode.PLC_UNAVAILABLE, f"no good read-back of '{name}'")
     return NONE
 
 
-def check_mode(
-    loop_name: str, mode_tag: str, snapshot: Snapshot, required: LoopMode = LoopMode.AI
-) -> Reasons:
+def check_mode(case: SetpointCase) -> Reasons:
+    loop_name, snapshot = case.loop_name, case.snapshot
     mode = snapshot.loop_modes.get(loop_name, LoopMode.FALLBACK)
-    if mode is not required:
+    if mode is not case.required_mode:
         return _fail(ReasonCode.MODE_BLOCKED, f"loop {loop_name} is in {mode} mode")
-    if snapshot.values.get(mode_tag) != PlcMode.REMOTE:
+    if snapshot.values.get(case.loop.mode) != PlcMode.REMOTE:
         return _fail(ReasonCode.MODE_BLOCKED, f"PLC loop {loop_name} is not in REMOTE")
     return NONE
 
 
-def check_interlocks(value: float, readback: float, plant: Plant, tag: str, snapshot: Snapshot) -> Reasons:
-    good = {k: v for k, v in snapshot.values.items() if k not in snapshot.bad_quality}
+def check_interlocks(case: SetpointCase) -> Reasons:
+    interlocks = case.plant.interlocks_by_tag.get(case.proposal.tag, ())
+    if not interlocks:
+        return NONE
+    snapshot, value, readback = case.snapshot, case.value, case.readback
+    bad = snapshot.bad_quality
+    good = {k: v for k, v in snapshot.values.items() if k not in bad} if bad else snapshot.values
     reasons = []
-    for interlock in plant.interlocks_by_tag.get(tag, ()):
+    for interlock in interlocks:
         if interlock.direction == "increase" and value <= readback:
             continue
         if interlock.direction == "decrease" and value >= readback:
@@ -143,16 +175,23 @@ def check_interlocks(value: float, readback: float, plant: Plant, tag: str, snap
     return tuple(reasons)
 
 
-def check_deadband(value: float, readback: float, rules: SetpointRules) -> Reasons:
-    if abs(value - readback) <= rules.deadband:
+def check_predicted(case: SetpointCase) -> Reasons:
+    """The look-ahead (`otgate.core.look_ahead`), judged once when the case was built."""
+    return case.look_ahead[1]
+
+
+def check_deadband(case: SetpointCase) -> Reasons:
+    rules, readback = case.rules, case.readback
+    if abs(case.value - readback) <= rules.deadband:
         return _fail(
             ReasonCode.NO_CHANGE, f"within the {rules.deadband:g} deadband of the setpoint {readback:g}"
         )
     return NONE
 
 
-def check_move(value: float, readback: float, rules: SetpointRules) -> Reasons:
-    move = value - readback
+def check_move(case: SetpointCase) -> Reasons:
+    rules, readback = case.rules, case.readback
+    move = case.value - readback
     limit = rules.max_move_up if move > 0 else rules.max_move_down
     if abs(move) > limit + _slack(readback):
         return _fail(
@@ -167,8 +206,9 @@ def step_limit(rules: SetpointRules, upward: bool, write_period_s: float) -> flo
     return (rules.rate_up_per_s if upward else rules.rate_down_per_s) * period
 
 
-def check_rate(value: float, readback: float, rules: SetpointRules, write_period_s: float) -> Reasons:
-    move = value - readback
+def check_rate(case: SetpointCase) -> Reasons:
+    rules, readback, write_period_s = case.rules, case.readback, case.period_s
+    move = case.value - readback
     limit = step_limit(rules, move > 0, write_period_s)
     if abs(move) > limit + _slack(readback):
         period = max(write_period_s, rules.min_write_interval_s)
@@ -178,30 +218,19 @@ def check_rate(value: float, readback: float, rules: SetpointRules, write_period
     return NONE
 
 
-def window_base(writes: Sequence[WriteEvent], readback: float, window_s: float, now: float) -> float:
-    """The working setpoint at the start of the budget window: before its oldest write, else now."""
-    for event in writes:
-        if now - event.at <= window_s:
-            return event.previous
-    return readback
-
-
-def check_window(
-    value: float, readback: float, rules: SetpointRules, writes: Sequence[WriteEvent], now: float
-) -> Reasons:
-    budget = rules.change_budget
-    base = window_base(writes, readback, budget.window_s, now)
+def check_window(case: SetpointCase) -> Reasons:
+    budget, base, value = case.rules.change_budget, case.window_base, case.value
     if abs(value - base) > budget.max_change + _slack(base):
         detail = f"net change {value - base:+g} within {budget.window_s:g} s exceeds {budget.max_change:g}"
         return _fail(ReasonCode.WINDOW_CHANGE_EXCEEDED, detail)
     return NONE
 
 
-def check_write_interval(
-    rules: SetpointRules, writes: Sequence[WriteEvent], now: float, grace_s: float = 0.0
-) -> Reasons:
-    """Writes at most every `min_write_interval_s`. `grace_s` is how long until the write could happen:
-    a proposal accepted now is written at the next scan, so at submission the gateway passes one scan."""
+def check_write_interval(case: SetpointCase) -> Reasons:
+    """Writes at most every `min_write_interval_s`. The case's `grace_s` is how long until the write could
+    happen: a proposal accepted now is written at the next scan, so at submission the gateway passes one
+    scan."""
+    rules, writes, now, grace_s = case.rules, case.writes, case.now, case.grace_s
     # Two writes at the same instant are too frequent whatever the interval (a scan stamped twice).
     same_instant = grace_s == 0.0 and bool(writes) and now <= writes[-1].at
     if writes and (same_instant or now + grace_s - writes[-1].at < rules.min_write_interval_s):

@@ -5,22 +5,36 @@ the same `Decision`. It never raises for bad input; it evaluates every rule that
 one that fired, in rule order (identity and freshness first, then the tag, then the value, then the
 process state). With the `ramp` policy a move that is too large or too fast becomes a ramp plan whose
 every step respects every rule, instead of a single write.
+
+The chain is the ordered tables below (h11-style): each row is one rule of `otgate.core.rules`, a pure
+function of one case (`otgate.core.case`), and the case it stops at if a fact the later rules need is
+missing (no setpoint to judge, no read-back, no finite value, no change). A proposal visits each row at
+most once, in order; a new rule is one row.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Generic, TypeVar
 
+from otgate.core.case import (
+    Reasons,
+    Request,
+    SetpointCase,
+    rate_period,
+    readback_of,
+    window_start,
+)
 from otgate.core.codec import quantize, resolution
 from otgate.core.config import Autonomy, RatePolicy, SetpointRules, Tag, TagKind
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
-from otgate.core.look_ahead import check_predicted
+from otgate.core.look_ahead import check_predicted as look_ahead
 from otgate.core.modes import LoopMode
 from otgate.core.plant import Plant
-from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
+from otgate.core.proposal import History, Proposal, Snapshot
 from otgate.core.rules import (
     check_authorized,
     check_deadband,
@@ -31,22 +45,90 @@ from otgate.core.rules import (
     check_mode,
     check_move,
     check_plc_available,
+    check_predicted,
     check_range,
     check_rate,
     check_replay,
     check_timestamps,
+    check_value_finite,
     check_window,
     check_writable,
     check_write_interval,
     step_limit,
-    window_base,
 )
 
-# PLC data older than this many scans is not a read-back any more.
-SNAPSHOT_MAX_AGE_SCANS = 3
 # A ramp longer than this is refused rather than planned (bounded memory per decision).
 MAX_RAMP_STEPS = 20_000
 _RAMPABLE = frozenset({ReasonCode.MOVE_TOO_LARGE, ReasonCode.RATE_EXCEEDED})
+
+C = TypeVar("C", Request, SetpointCase)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule(Generic[C]):
+    """One row of a chain: the rule, and when the chain stops after it (None: never)."""
+
+    check: Callable[[C], Reasons]
+    halt: Callable[[C, Reasons], bool] | None = None
+
+
+def _fired(case: object, fired: Reasons) -> bool:
+    return bool(fired)
+
+
+def _no_setpoint(case: Request, fired: Reasons) -> bool:
+    return case.rules is None or case.tag is None
+
+
+def _not_finite(case: SetpointCase, fired: Reasons) -> bool:
+    return not case.finite
+
+
+# An engine's proposal as it arrives: identity and freshness, then the tag it names.
+ENGINE_RULES: tuple[Rule[Request], ...] = (
+    Rule(check_engine_quarantined),
+    Rule(check_replay),
+    Rule(check_timestamps),
+    Rule(check_known_tag),
+    Rule(check_authorized),
+    Rule(check_writable),
+    Rule(check_value_finite, halt=_no_setpoint),
+)
+
+# The gateway's own writes (an operator's setpoint, the fallback's safe value): the tag only.
+GATEWAY_RULES: tuple[Rule[Request], ...] = (
+    Rule(check_known_tag),
+    Rule(check_writable, halt=_no_setpoint),
+)
+
+# Every writer's setpoint: the value, then the process state, then how far and how fast it moves.
+SETPOINT_RULES: tuple[Rule[SetpointCase], ...] = (
+    Rule(check_finite),
+    Rule(check_range),
+    Rule(check_plc_available, halt=_fired),  # the rules below need a read-back
+    Rule(check_mode, halt=_not_finite),  # the rules below need a number
+    Rule(check_interlocks),
+    Rule(check_predicted),
+    Rule(check_deadband, halt=_fired),  # no change: nothing to move
+    Rule(check_move),
+    Rule(check_rate),
+    Rule(check_window),
+    Rule(check_write_interval),
+)
+# A decision made past the look-ahead carries its admissible setpoints.
+_PAST_LOOK_AHEAD = next(i for i, r in enumerate(SETPOINT_RULES) if r.check is check_predicted)
+
+
+def _run(rules: Sequence[Rule[C]], case: C, reasons: list[Reason]) -> int | None:
+    """Each row once, in order, adding what fires to `reasons`; the index of the row it halted at."""
+    for index, rule in enumerate(rules):
+        fired = rule.check(case)
+        if fired:
+            reasons.extend(fired)
+        halt = rule.halt
+        if halt is not None and halt(case, fired):
+            return index
+    return None
 
 
 def validate(
@@ -129,11 +211,13 @@ def _validate_by_gateway(
     at_write: bool = True,
 ) -> Decision:
     tag = plant.tag(proposal.tag)
-    if tag is None or tag.setpoint is None:
-        reasons = [*check_known_tag(proposal, tag), *(check_writable(tag) if tag else ())]
+    rules = tag.setpoint if tag is not None else None
+    request = Request(proposal, history, plant, None, tag, now, rules)
+    reasons: list[Reason] = []
+    if _run(GATEWAY_RULES, request, reasons) is not None or tag is None or rules is None:
         return _rejected(proposal, reasons)
-    check = _SetpointCheck(tag, Autonomy.AUTONOMOUS, 0.0, at_write, required_mode)
-    return _validate_setpoint(proposal, check, snapshot, plant, history, now, [])
+    writer = _Writer(Autonomy.AUTONOMOUS, 0.0, at_write, required_mode)
+    return _judge(_setpoint_case(request, tag, rules, snapshot, now, writer), reasons)
 
 
 def _validate(
@@ -148,103 +232,83 @@ def _validate(
 ) -> Decision:
     engine = plant.engine(proposal.engine)
     tag = plant.tag(proposal.tag)
-    skew = plant.config.gateway.clock_skew_tolerance_s
-    reasons = [
-        *check_engine_quarantined(proposal, history),
-        *check_replay(proposal, history),
-        *check_timestamps(proposal, engine, skew, wall),
-        *check_known_tag(proposal, tag),
-    ]
-    if tag is None:
-        return _rejected(proposal, reasons + list(check_finite(proposal.value)))
-    reasons += check_authorized(proposal, engine)
-    if tag.kind is not TagKind.SETPOINT or tag.setpoint is None:
-        reasons += check_writable(tag)
-        return _rejected(proposal, reasons + list(check_finite(proposal.value)))
+    rules = tag.setpoint if tag is not None and tag.kind is TagKind.SETPOINT else None
+    request = Request(proposal, history, plant, engine, tag, wall, rules)
+    reasons: list[Reason] = []
+    if _run(ENGINE_RULES, request, reasons) is not None or tag is None or rules is None:
+        return _rejected(proposal, reasons)
     ceiling = engine.max_autonomy if engine is not None else Autonomy.ADVISORY
-    autonomy = tag.setpoint.autonomy.capped(ceiling) if at_submission else Autonomy.AUTONOMOUS
+    autonomy = rules.autonomy.capped(ceiling) if at_submission else Autonomy.AUTONOMOUS
     grace_s = plant.write_period_s if at_submission else 0.0
-    check = _SetpointCheck(tag, autonomy, grace_s, not at_submission, LoopMode.AI)
-    return _validate_setpoint(proposal, check, snapshot, plant, history, now, reasons)
+    writer = _Writer(autonomy, grace_s, not at_submission, LoopMode.AI)
+    return _judge(_setpoint_case(request, tag, rules, snapshot, now, writer), reasons)
 
 
 @dataclass(frozen=True, slots=True)
-class _SetpointCheck:
-    """How to judge one setpoint: for whom (mode, autonomy) and when (at submission or at the write)."""
+class _Writer:
+    """For whom a setpoint is judged (mode, autonomy) and when (at submission or at the write)."""
 
-    tag: Tag
     autonomy: Autonomy
     grace_s: float  # how long until the write can happen (one scan at submission)
     at_write: bool  # judged at the write: the rate is over the time actually elapsed since the last write
     required_mode: LoopMode
 
 
-def _validate_setpoint(
-    proposal: Proposal,
-    check: _SetpointCheck,
-    snapshot: Snapshot,
-    plant: Plant,
-    history: History,
-    now: float,
-    reasons: list[Reason],
-) -> Decision:
-    tag, required_mode = check.tag, check.required_mode
-    rules = tag.setpoint
-    if rules is None:  # callers pass setpoint tags only; refuse rather than trust that
-        return _rejected(proposal, [*reasons, *check_writable(tag)])
+def _setpoint_case(
+    request: Request, tag: Tag, rules: SetpointRules, snapshot: Snapshot, now: float, writer: _Writer
+) -> SetpointCase:
+    proposal, plant = request.proposal, request.plant
     value = _as_encoded(proposal.value, tag)
     finite = math.isfinite(value)
-    reasons += check_finite(value)
-    if finite:
-        reasons += check_range(value, rules)
     loop_name, loop = plant.loop_by_setpoint[proposal.tag]
-    max_age = SNAPSHOT_MAX_AGE_SCANS * plant.config.gateway.scan_interval_s
-    unavailable = check_plc_available(snapshot, (loop.working_sp, loop.mode), max_age, now)
-    if unavailable:
-        return _rejected(proposal, reasons + list(unavailable))
-    readback = snapshot.values[loop.working_sp]
-    reasons += check_mode(loop_name, loop.mode, snapshot, required_mode)
-    if not finite:
-        return _rejected(proposal, reasons)
-    reasons += check_interlocks(value, readback, plant, proposal.tag, snapshot)
-    admissible: tuple[float, float] | None = None
-    if required_mode is LoopMode.AI:  # the look-ahead judges AI moves (operators and the fallback: no)
-        admissible, excursion = check_predicted(proposal.tag, value, readback, rules, plant, snapshot)
-        reasons += excursion
-    decision = _judge_movement(proposal, check, value, readback, plant, history, now, reasons)
-    return decision if admissible is None else replace(decision, admissible=admissible)
+    readback = readback_of(snapshot, loop)
+    writes = request.history.writes.get(proposal.tag, ())
+    judged = (
+        writer.required_mode is LoopMode.AI  # the look-ahead judges AI moves (operators, fallback: no)
+        and finite
+        and snapshot.plc_available
+        and loop.working_sp in snapshot.values
+    )
+    # Positional, in field order: this runs once per proposal and keywords cost a tenth of the chain.
+    return SetpointCase(
+        proposal,
+        snapshot,
+        plant,
+        tag,
+        rules,
+        value,
+        finite,
+        loop_name,
+        loop,
+        readback,
+        writes,
+        now,
+        rate_period(plant.write_period_s, rules, writes, now, writer.at_write),
+        window_start(writes, readback, rules.change_budget.window_s, now),
+        writer.grace_s,
+        writer.required_mode,
+        writer.autonomy,
+        look_ahead(proposal.tag, value, readback, rules, plant, snapshot) if judged else (None, ()),
+    )
 
 
-def _judge_movement(
-    proposal: Proposal,
-    check: _SetpointCheck,
-    value: float,
-    readback: float,
-    plant: Plant,
-    history: History,
-    now: float,
-    reasons: list[Reason],
-) -> Decision:
-    tag, autonomy, grace_s = check.tag, check.autonomy, check.grace_s
-    rules = tag.setpoint
-    if rules is None:
-        return _rejected(proposal, [*reasons, *check_writable(tag)])
-    no_change = check_deadband(value, readback, rules)
-    if no_change:
-        return _rejected(proposal, reasons + list(no_change))
-    writes = history.writes.get(proposal.tag, ())
-    period = _rate_period(plant.write_period_s, rules, writes, now, check.at_write)
-    reasons += [
-        *check_move(value, readback, rules),
-        *check_rate(value, readback, rules, period),
-        *check_window(value, readback, rules, writes, now),
-        *check_write_interval(rules, writes, now, grace_s),
-    ]
+def _judge(case: SetpointCase, reasons: list[Reason]) -> Decision:
+    halted = _run(SETPOINT_RULES, case, reasons)
+    decision = _rejected(case.proposal, reasons) if halted is not None else _conclude(case, reasons)
+    admissible = case.look_ahead[0]
+    if admissible is None or (halted is not None and halted < _PAST_LOOK_AHEAD):
+        return decision
+    return replace(decision, admissible=admissible)
+
+
+def _conclude(case: SetpointCase, reasons: list[Reason]) -> Decision:
+    """Every rule ran: a write, a ramp when only move and rate fired under the ramp policy, or a refusal."""
+    proposal, rules, autonomy = case.proposal, case.rules, case.autonomy
     if not reasons:
-        return _approved(proposal, autonomy, Verdict.ACCEPTED, value, ())
+        return _approved(proposal, autonomy, Verdict.ACCEPTED, case.value, ())
     if rules.on_rate_violation is RatePolicy.RAMP and {r.code for r in reasons} <= _RAMPABLE:
-        base = window_base(writes, readback, rules.change_budget.window_s, now)
-        plan = plan_ramp(readback, value, rules, period, base, resolution(tag.type, tag.scale))
+        step = resolution(case.tag.type, case.tag.scale)
+        plan = plan_ramp(case.readback, case.value, rules, case.period_s, case.window_base, step)
         if plan:
             return _approved(proposal, autonomy, Verdict.RAMPING, plan[0], plan, tuple(reasons))
     return _rejected(proposal, reasons)
@@ -260,18 +324,6 @@ def _as_encoded(value: float, tag: Tag) -> float:
         return quantize(value, tag.type, tag.scale, tag.offset)
     except ValueError:
         return value  # not representable at all: the range check refuses it (or it is not finite)
-
-
-def _rate_period(
-    write_period_s: float, rules: SetpointRules, writes: Sequence[WriteEvent], now: float, at_write: bool
-) -> float:
-    """The time one step's rate is judged over. At the write it is the time actually elapsed since the
-    last confirmed write (capped at one write period): a late scan followed by an on-time one must not
-    put two full steps a fraction of a second apart."""
-    period = max(write_period_s, rules.min_write_interval_s)
-    if not at_write or not writes:
-        return period
-    return max(0.0, min(period, now - writes[-1].at))
 
 
 def plan_ramp(

@@ -13,6 +13,9 @@ an unmapped register) and the request stays within 125 registers (the protocol's
     read LIT, MODE, X  ->  FC4 0..6 (7 registers), FC4 20..21
 
 Values are decoded with `otgate.core.codec` and the PLC's byte and word order, then scale and offset.
+The plan (spans and how to decode each block at once) is built once per set of requested tags and kept
+for the link's life: a link's tag map never changes (a new config builds new links), and re-planning
+10,000 tags cost more per scan than reading them.
 
 Failure handling (pymodbus 3.16 behaviour behind each line: the team's PROTOCOLS.md notes):
 - `retries=0`: pymodbus re-sends a timed-out request, which for a write can apply it twice.
@@ -20,13 +23,15 @@ Failure handling (pymodbus 3.16 behaviour behind each line: the team's PROTOCOLS
   a request is answered, so a peer that accepts then closes is not hammered.
 - A hung device keeps the TCP connection open: a request that is not answered within `timeout_s` raises
   LinkDown and the connection is closed, so a late answer can never be taken for the next request's.
-- Every pymodbus exception becomes LinkDown; an exception response to a write becomes WriteRefused.
+- Every pymodbus exception becomes LinkDown (`otgate.field.session`, with `LIBRARY_ERRORS`); an exception
+  response to a write becomes WriteRefused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,12 +39,15 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from otgate.core.codec import decode, encode
+from otgate.core.codec import BlockLayout, block_layout, decode, decode_block, encode
 from otgate.core.config import ModbusConnection, ModbusTable, PlcConnection, Tag
-from otgate.field.backoff import Backoff
 from otgate.field.link import FieldError, LinkDown, Reading, WriteRefused, writable_tag
+from otgate.field.session import FieldSession
 
 MAX_READ_REGISTERS = 125
+# Every exception pymodbus raises derives from ModbusException (checked against the installed library).
+LIBRARY_ERRORS: tuple[type[BaseException], ...] = (ModbusException,)
+_PLANS_KEPT = 16  # distinct tag sets a link keeps plans for (the scan asks for one; tests for a few)
 _Call = Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
 
 
@@ -111,6 +119,7 @@ class ModbusLink:
         *,
         reconnect_delay_s: float = 0.1,
         reconnect_delay_max_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if plc.modbus is None:
             raise ValueError("PLC connection has no 'modbus' section")
@@ -118,9 +127,17 @@ class ModbusLink:
         self._tags = dict(tags)
         self._byte_order = plc.modbus.byte_order.value
         self._word_order = plc.modbus.word_order.value
-        self._backoff = Backoff(reconnect_delay_s, reconnect_delay_max_s)
         self._client: AsyncModbusTcpClient | None = None
-        self._lock = asyncio.Lock()
+        where = f"modbus {plc.modbus.host}:{plc.modbus.port}"
+        self.session = FieldSession(
+            LIBRARY_ERRORS,
+            lambda error: f"{where}: {error}",
+            self._drop,
+            reconnect_delay_s=reconnect_delay_s,
+            reconnect_delay_max_s=reconnect_delay_max_s,
+            clock=clock,
+        )
+        self._plans: dict[tuple[str, ...], list[tuple[ReadSpan, BlockLayout]]] = {}
 
     @property
     def is_connected(self) -> bool:
@@ -130,7 +147,7 @@ class ModbusLink:
         if self.is_connected:
             return
         self._drop()
-        self._backoff.check()
+        self.session.backoff.check()
         settings = self._settings
         client = AsyncModbusTcpClient(
             settings.host,
@@ -142,11 +159,11 @@ class ModbusLink:
         try:
             async with asyncio.timeout(settings.timeout_s + 0.5):
                 connected = await client.connect()
-        except (OSError, TimeoutError, ModbusException):
+        except self.session.errors:
             connected = False
         if not connected:
             client.close()
-            self._backoff.failed()
+            self.session.backoff.failed()
             raise LinkDown(f"modbus {settings.host}:{settings.port}: cannot connect")
         self._client = client
 
@@ -154,18 +171,33 @@ class ModbusLink:
         self._drop()
 
     async def read(self, tags: Sequence[str]) -> Reading:
-        spans = plan_reads(self._tags, tags)
+        plan = self._plan(tags)
         values: dict[str, float] = {}
-        async with self._lock:
-            for span in spans:
+        async with self.session.lock:
+            for span, layout in plan:
                 registers = await self._read_span(span)
                 if registers is None:  # the PLC refused a configured span: its map differs from ours
                     continue
-                for name in span.tags:
-                    value = self._decode(name, registers, span.start)
+                for name, value in zip(span.tags, decode_block(layout, registers), strict=True):
                     if math.isfinite(value):
                         values[name] = value
         return Reading(values, frozenset(tags).difference(values))
+
+    def _plan(self, tags: Sequence[str]) -> list[tuple[ReadSpan, BlockLayout]]:
+        key = tuple(tags)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _PLANS_KEPT:
+                self._plans.clear()
+            plan = [(span, self._layout(span)) for span in plan_reads(self._tags, key)]
+            self._plans[key] = plan
+        return plan
+
+    def _layout(self, span: ReadSpan) -> BlockLayout:
+        fields = [
+            (_address(t) - span.start, t.type, t.scale, t.offset) for t in (self._tags[n] for n in span.tags)
+        ]
+        return block_layout(fields, byte_order=self._byte_order, word_order=self._word_order)
 
     async def write(self, tag: str, value: float) -> float:
         config = writable_tag(self._tags, tag)
@@ -185,7 +217,7 @@ class ModbusLink:
         except ValueError as error:
             raise WriteRefused(f"{tag}: {error}") from None
         address = config.modbus.address
-        async with self._lock:
+        async with self.session.lock:
             response = await self._request(
                 lambda c: (
                     c.write_register(address, registers[0], device_id=self._settings.unit_id)
@@ -218,7 +250,7 @@ class ModbusLink:
             return None
         registers = list(response.registers)
         if len(registers) != span.count:
-            self._fail()
+            self.session.failed()
             raise LinkDown(f"{span.table} {span.start}: asked {span.count} registers, got {len(registers)}")
         return registers
 
@@ -229,13 +261,10 @@ class ModbusLink:
         client = self._client
         if client is None:
             raise LinkDown("modbus: not connected")
-        try:
+        with self.session.request():
             async with asyncio.timeout(self._settings.timeout_s + 0.5):
                 response = await call(client)
-        except (ModbusException, OSError, TimeoutError) as error:
-            self._fail()
-            raise LinkDown(f"modbus {self._settings.host}:{self._settings.port}: {error}") from error
-        self._backoff.succeeded()
+        self.session.answered()
         return response
 
     def _decode(self, name: str, registers: list[int], start: int) -> float:
@@ -250,10 +279,6 @@ class ModbusLink:
             byte_order=self._byte_order,
             word_order=self._word_order,
         )
-
-    def _fail(self) -> None:
-        self._drop()
-        self._backoff.failed()
 
     def _drop(self) -> None:
         if self._client is not None:

@@ -38,20 +38,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 from asyncua.crypto import security_policies, uacrypto
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from otgate.core.codec import to_raw
 from otgate.core.config import OpcUaConnection, OpcUaSecurityPolicy, PlcConnection, Tag
-from otgate.field.backoff import Backoff
 from otgate.field.link import FieldError, LinkDown, Reading, WriteRefused, writable_tag
+from otgate.field.opcua_certificate import application_uri, first_certificate, thumbprint
+from otgate.field.session import FieldSession
 
 _POLICIES: dict[OpcUaSecurityPolicy, type[security_policies.SecurityPolicy]] = {
     OpcUaSecurityPolicy.BASIC256SHA256: security_policies.SecurityPolicyBasic256Sha256,
@@ -96,7 +96,10 @@ _LINK_STATUSES = {
 _LINK_CODES = frozenset(
     getattr(ua.StatusCodes, name) for name in _LINK_STATUSES if hasattr(ua.StatusCodes, name)
 )
-_CLIENT_ERRORS = (OSError, TimeoutError, ua.UaError)  # ConnectionError is an OSError
+# What asyncua raises on a request: UaError and its subclasses (ua.uaerrors), and a bad signature on a
+# secure channel (uacrypto.InvalidSignature, re-exported from cryptography). Checked against the library.
+LIBRARY_ERRORS: tuple[type[BaseException], ...] = (ua.UaError, uacrypto.InvalidSignature)
+_OWN_CERTIFICATE = "the gateway's OPC UA certificate"
 # What a server answers when it will not accept the gateway's application certificate (CreateSession) or
 # its session (ActivateSession: the simulator's trust check; real PLCs differ).
 _CERTIFICATE_REJECTIONS = frozenset(
@@ -139,6 +142,7 @@ class OpcUaLink:
         *,
         reconnect_delay_s: float = 0.1,
         reconnect_delay_max_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if plc.opcua is None:
             raise ValueError("PLC connection has no 'opcua' section")
@@ -147,10 +151,19 @@ class OpcUaLink:
         self._tags = dict(tags)
         self._node_ids = {name: ua.NodeId.from_string(t.opcua.node_id) for name, t in tags.items() if t.opcua}
         self._variant_types: dict[str, ua.VariantType] = {}
-        self._backoff = Backoff(reconnect_delay_s, reconnect_delay_max_s)
         self._client: Client | None = None
         self._teardowns: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()
+        endpoint = plc.opcua.endpoint
+        self.session = FieldSession(
+            LIBRARY_ERRORS,
+            lambda error: f"opc ua {endpoint}: {error!r}",
+            self._drop,
+            reconnect_delay_s=reconnect_delay_s,
+            reconnect_delay_max_s=reconnect_delay_max_s,
+            clock=clock,
+        )
+        # A certificate or key asyncua cannot use surfaces as ValueError while connecting.
+        self._connect_errors: tuple[type[BaseException], ...] = (*self.session.errors, ValueError)
 
     @property
     def is_connected(self) -> bool:
@@ -160,7 +173,7 @@ class OpcUaLink:
         if self.is_connected:
             return
         self._drop()
-        self._backoff.check()
+        self.session.backoff.check()
         settings = self._settings
         client = Client(settings.endpoint, timeout=settings.timeout_s)
         try:
@@ -169,11 +182,11 @@ class OpcUaLink:
                 await self._secure(client)
                 await client.connect()
         except SouthboundSecurityError:
-            self._backoff.failed()
+            self.session.backoff.failed()
             self._teardown(client)
             raise
-        except (*_CLIENT_ERRORS, ValueError) as error:
-            self._backoff.failed()
+        except self._connect_errors as error:
+            self.session.backoff.failed()
             self._teardown(client)
             raise _connect_error(settings, error) from error
         self._variant_types.clear()  # the PLC may have been re-downloaded while we were away
@@ -186,7 +199,7 @@ class OpcUaLink:
 
     async def read(self, tags: Sequence[str]) -> Reading:
         names = [n for n in dict.fromkeys(tags) if n in self._node_ids]
-        async with self._lock:
+        async with self.session.lock:
             results = await self._read_values(names)
         values = {}
         for name, data_value in zip(names, results, strict=True):
@@ -204,20 +217,18 @@ class OpcUaLink:
             raw = to_raw(value, config.type, config.scale, config.offset)
         except ValueError as error:
             raise WriteRefused(f"{tag}: {error}") from None
-        async with self._lock:
+        async with self.session.lock:
             variant_type = await self._variant_type(tag, node_id)
             if variant_type not in _NUMERIC_TYPES:
                 raise WriteRefused(f"{tag}: node data type {variant_type.name} is not numeric")
             variant = ua.Variant(round(raw) if variant_type in _INTEGER_TYPES else float(raw), variant_type)
             client = await self._connected_client()
-            try:
+            with self.session.request():
                 (status,) = await client.uaclient.write_attributes(
                     [node_id], [ua.DataValue(variant)], ua.AttributeIds.Value
                 )
-            except _CLIENT_ERRORS as error:
-                raise self._fail(error) from error
             if status.value in _LINK_CODES:
-                raise self._fail(f"{tag}: write answered {status.name}")
+                raise self.session.fail(f"{tag}: write answered {status.name}")
             if not status.is_good():
                 raise WriteRefused(f"{tag}: PLC answered {status.name}")
             try:
@@ -242,13 +253,11 @@ class OpcUaLink:
         if not names:
             return []
         client = await self._connected_client()
-        try:
+        with self.session.request():
             results = await client.uaclient.read_attributes(
                 [self._node_ids[n] for n in names], ua.AttributeIds.Value
             )
-        except _CLIENT_ERRORS as error:
-            raise self._fail(error) from error
-        self._backoff.succeeded()
+        self.session.answered()
         return list(results)
 
     async def _variant_type(self, tag: str, node_id: ua.NodeId) -> ua.VariantType:
@@ -260,10 +269,10 @@ class OpcUaLink:
             variant_type = await client.get_node(node_id).read_data_type_as_variant_type()
         except ua.UaStatusCodeError as error:
             if error.code in _LINK_CODES:
-                raise self._fail(error) from error
+                raise self.session.fail(error) from error
             raise WriteRefused(f"{tag}: cannot read the node's data type: {error}") from error
-        except _CLIENT_ERRORS as error:
-            raise self._fail(error) from error
+        except self.session.errors as error:
+            raise self.session.fail(error) from error
         self._variant_types[tag] = variant_type
         return variant_type
 
@@ -279,12 +288,6 @@ class OpcUaLink:
         tag = self._tags[name]
         value = float(raw) * tag.scale + tag.offset
         return value if math.isfinite(value) else None
-
-    def _fail(self, error: object) -> LinkDown:
-        """Tear the link down, count a failure for the back-off, and return the LinkDown to raise."""
-        self._drop()
-        self._backoff.failed()
-        return LinkDown(f"opc ua {self._settings.endpoint}: {error!r}")
 
     def _drop(self) -> None:
         if self._client is not None:
@@ -311,7 +314,7 @@ class OpcUaLink:
         policy = _POLICIES[settings.security_policy]
         mode = getattr(ua.MessageSecurityMode, settings.security_mode)
         try:
-            own_uri = _application_uri(await uacrypto.load_certificate(certificate))
+            own_uri = application_uri(await uacrypto.load_certificate(certificate), _OWN_CERTIFICATE)
             pinned = (await uacrypto.load_certificate(pinned_file)).public_bytes(Encoding.DER)
         except (OSError, ValueError) as error:
             raise SouthboundSecurityError(
@@ -364,13 +367,13 @@ def _check_endpoints(
             "southbound_policy_unavailable",
             f"{where} does not offer {wanted} (offers {', '.join(offered) or 'no endpoint'})",
         )
-    presented = {_first_certificate(e.ServerCertificate) for e in matching}
+    presented = {first_certificate(e.ServerCertificate) for e in matching}
     if pinned not in presented:
-        thumbprints = ", ".join(sorted(_thumbprint(der) for der in presented if der))
+        thumbprints = ", ".join(sorted(thumbprint(der) for der in presented if der))
         raise SouthboundSecurityError(
             "southbound_server_certificate_mismatch",
             f"{where} presents certificate {thumbprints or '(none)'}, "
-            f"not the pinned server_certificate {_thumbprint(pinned)}",
+            f"not the pinned server_certificate {thumbprint(pinned)}",
         )
 
 
@@ -394,31 +397,6 @@ def _connect_error(settings: OpcUaConnection, error: BaseException) -> LinkDown:
             "southbound_server_certificate_mismatch", f"{where}: the server is not the pinned one ({error})"
         )
     return LinkDown(f"{where}: cannot connect: {error!r}")
-
-
-def _application_uri(certificate: x509.Certificate) -> str:
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        san = None
-    uris = san.get_values_for_type(x509.UniformResourceIdentifier) if san is not None else []
-    if not uris:
-        raise ValueError("the gateway's OPC UA certificate has no URI subjectAltName (its ApplicationUri)")
-    return uris[0]
-
-
-def _first_certificate(der: bytes | None) -> bytes:
-    """The leading certificate of a DER blob that may carry a chain after it."""
-    if not der:
-        return b""
-    if len(der) > 4 and der[1] == 0x82:  # SEQUENCE with a two-byte length: every RSA 2048+ certificate
-        return der[: int.from_bytes(der[2:4], "big") + 4]
-    return der
-
-
-def _thumbprint(der: bytes) -> str:
-    """The SHA-1 fingerprint as `openssl x509 -fingerprint -sha1` and PLC tools print it."""
-    return "sha1:" + hashlib.sha1(der, usedforsecurity=False).digest().hex(":").upper()
 
 
 async def _disconnect(client: Client, timeout_s: float) -> None:

@@ -10,7 +10,6 @@ plain `User` role, never `Admin`, so asyncua enforces each node's access level b
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,35 +19,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.user_managers import UserManager
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from otgate.core.config import OpcUaNorthbound
+from otgate.field.opcua_certificate import der_of, fingerprint, load_der
 
 log = logging.getLogger(__name__)
-
-
-def load_der(path: Path) -> bytes:
-    """A certificate file (DER or PEM) as DER bytes."""
-    data = path.read_bytes()
-    certificate = (
-        x509.load_pem_x509_certificate(data)
-        if data.lstrip().startswith(b"-----")
-        else (x509.load_der_x509_certificate(data))
-    )
-    return certificate.public_bytes(Encoding.DER)
-
-
-def application_uri(der: bytes) -> str:
-    certificate = x509.load_der_x509_certificate(der)
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        san = None
-    uris = san.get_values_for_type(x509.UniformResourceIdentifier) if san is not None else []
-    if not uris:
-        raise ValueError("the northbound server certificate has no URI subjectAltName (its ApplicationUri)")
-    return uris[0]
 
 
 class BoundClients(UserManager):
@@ -56,7 +31,7 @@ class BoundClients(UserManager):
         self.by_fingerprint: dict[str, str] = {}  # certificate-only clients
         self.by_user: dict[str, tuple[str, str, str | None]] = {}  # user -> engine, hash, pinned cert
         for client in settings.clients:
-            pinned = _fingerprint(load_der(base_dir / client.certificate)) if client.certificate else None
+            pinned = fingerprint(load_der(base_dir / client.certificate)) if client.certificate else None
             if client.user is not None and client.password_hash is not None:
                 self.by_user[client.user] = (client.engine, client.password_hash, pinned)
             elif pinned is not None:
@@ -71,11 +46,11 @@ class BoundClients(UserManager):
         password: str | None = None,
         certificate: Any = None,
     ) -> User | None:
-        der = _der(certificate)
+        der = der_of(certificate)
         if username is not None:
             return self._by_user_name(username, password, der)
         if der:
-            engine = self.by_fingerprint.get(_fingerprint(der))
+            engine = self.by_fingerprint.get(fingerprint(der))
             if engine is None:
                 log.warning("refused an OPC UA session: client certificate bound to no engine")
                 return None
@@ -96,17 +71,7 @@ class BoundClients(UserManager):
         except (VerificationError, InvalidHashError):
             log.warning("refused an OPC UA session: wrong password")
             return None
-        if pinned is not None and (not der or _fingerprint(der) != pinned):
+        if pinned is not None and (not der or fingerprint(der) != pinned):
             log.warning("refused an OPC UA session: user name from another client application")
             return None
         return User(role=UserRole.User, name=engine)
-
-
-def _der(certificate: Any) -> bytes:
-    if isinstance(certificate, x509.Certificate):
-        return certificate.public_bytes(Encoding.DER)
-    return certificate if isinstance(certificate, bytes) else b""
-
-
-def _fingerprint(der: bytes) -> str:
-    return hashlib.sha256(der).hexdigest()

@@ -41,9 +41,10 @@ from otgate.core.config import OpcUaNorthbound
 from otgate.core.decision import Decision
 from otgate.core.proposal import Proposal
 from otgate.core.rate_limit import TokenBucket
+from otgate.field.opcua_certificate import application_uri, load_der
 from otgate.opcua_northbound.diagnostics import DiagnosingServer, Verdict
 from otgate.opcua_northbound.diagnostics import current as current_diagnostics
-from otgate.opcua_northbound.identity import BoundClients, application_uri, load_der
+from otgate.opcua_northbound.identity import BoundClients
 from otgate.opcua_northbound.verdict import name_of, status_for
 from otgate.runtime.gateway import Gateway
 from otgate.runtime.state import AuditUnavailable
@@ -118,7 +119,11 @@ class NorthboundServer:
             raise ValueError("the northbound server needs certificate and private_key")
         await server.load_certificate(str(self.base_dir / settings.certificate))
         await server.load_private_key(str(self.base_dir / settings.private_key))
-        await server.set_application_uri(application_uri(load_der(self.base_dir / settings.certificate)))
+        await server.set_application_uri(
+            application_uri(
+                load_der(self.base_dir / settings.certificate), "the northbound server certificate"
+            )
+        )
         server.set_security_policy([POLICIES[(settings.security_policy, settings.security_mode)]])
         # Validity, URI and key usage here; trust is the exact certificate bound to an engine (identity.py).
         options = CertificateValidatorOptions.EXT_VALIDATION | CertificateValidatorOptions.PEER_CLIENT
@@ -190,7 +195,7 @@ class NorthboundServer:
             issued_at=self.view.now(),
         )
         try:
-            (answer,) = self.gateway.submit(
+            (answer,) = await self.gateway.submit_durably(
                 [proposal], [f"OPC UA write by the client bound to engine {engine}"]
             )
         except AuditUnavailable:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from otgate.audit.store import AuditStoreError
 from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditKind
 from otgate.core.clock_offset import ClockOffset, applied_offset, estimate_offset, is_skewed, observe_arrival
@@ -64,6 +65,27 @@ class EngineSide(ScanCycle):
             elif decision.verdict is Verdict.PENDING_APPROVAL:
                 self._await_approval(AwaitingApproval(proposal, text, now, record), now)
             answers.append(Answer(decision, record))
+        return answers
+
+    async def submit_durably(
+        self, proposals: Sequence[Proposal], rationales: Sequence[str | None] = ()
+    ) -> list[Answer]:
+        """`submit`, with its commit done by the audit writer's thread instead of on this loop, shared with
+        the batches submitted meanwhile (group commit); returns only once every record is durable.
+
+        Writes it queues cannot overtake it: a PLC write's own record is committed after these."""
+        self._deferred = []
+        try:
+            answers = self.submit(proposals, rationales)  # no await inside: nothing interleaves
+        finally:
+            deferred, self._deferred = self._deferred, None
+        try:
+            for done in deferred:
+                await self.audit_writer.durable(done)
+        except AuditStoreError as error:
+            if not self.audit_failed:
+                self._audit_failure(str(error))
+            raise AuditUnavailable from error
         return answers
 
     def _await_approval(self, item: AwaitingApproval, now: float) -> None:

@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import TypeVar, cast, overload
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 64
@@ -28,6 +28,12 @@ class HandOff:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None, limit: int = DEFAULT_LIMIT) -> None:
         self._loop = loop  # None: the first caller's loop (tests that serve the API on the gateway's loop)
         self._slots = threading.BoundedSemaphore(limit)
+
+    @overload
+    async def run(self, work: Callable[[], Awaitable[T]]) -> T: ...
+
+    @overload
+    async def run(self, work: Callable[[], T]) -> T: ...
 
     async def run(self, work: Callable[[], T | Awaitable[T]]) -> T:
         here = asyncio.get_running_loop()

@@ -11,10 +11,12 @@ import logging
 import math
 from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from otgate.audit.store import AuditStore, AuditStoreError
+from otgate.audit.writer import AuditWriter
 from otgate.config.loader import LoadedConfig
 from otgate.core.alarms import AlarmBoard
 from otgate.core.approval import AwaitingApproval
@@ -95,6 +97,8 @@ class GatewayState:
         self.scans = 0
         self.snapshot = Snapshot(taken_at=-math.inf, values={}, plc_available=False)
         self.audit_failed = False
+        self.audit_writer = AuditWriter(audit)
+        self._deferred: list[Future[None]] | None = None  # inside submit_durably: commits to wait for
 
     def loop_modes(self) -> dict[str, LoopMode]:
         return {name: runtime.state.mode for name, runtime in self.loops.items()}
@@ -148,10 +152,13 @@ class GatewayState:
         if self.audit_failed:
             return None
         at = self.clock.now()
+        batch = [AuditEntry(kind, actor, data, at) for kind, actor, data in entries]
         try:
-            records = self.audit.append_many(
-                [AuditEntry(kind, actor, data, at) for kind, actor, data in entries]
-            )
+            if self._deferred is None:
+                records = self.audit.append_many(batch)
+            else:  # submit_durably waits for these, off the loop
+                records, done = self.audit.submit(batch)
+                self._deferred.append(done)
         except AuditStoreError as error:
             self._audit_failure(str(error))
             return None

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from otgate.api.ai import create_ai_app
-from otgate.core.modes import ModeEvent
+from otgate.core.modes import LoopMode, ModeEvent
 from otgate.runtime.gateway import Gateway
 
 TOKEN = "demo-tank-engine-token"
@@ -194,18 +194,20 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient, gateway: Gateway):
 
 
 @pytest.mark.requirement("R-37")
-async def test_audit_failure_answers_503(
-    client: httpx.AsyncClient, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
-):
-    from otgate.audit.store import AuditStoreError
+async def test_audit_failure_answers_503(client: httpx.AsyncClient, gateway: Gateway):
+    import sqlite3
 
-    def broken(*args: object) -> None:
-        raise AuditStoreError("disk full")
-
-    monkeypatch.setattr(gateway.audit, "append_many", broken)
+    # A real failed commit (the writer thread's), not a stand-in: the table refuses every insert.
+    db = sqlite3.connect(gateway.audit.path, isolation_level=None)
+    db.execute("CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    db.close()
     response = await client.post("/v1/recommendations", json=body(gateway), headers=AUTH)
     assert response.status_code == 503
     assert response.json()["error"] == "audit_unavailable"
+    assert gateway.audit_failed and "AUDIT_FAILURE" in gateway.alarms
+    assert {r.state.mode for r in gateway.loops.values()} == {LoopMode.FALLBACK}
+    again = await client.post("/v1/recommendations", json=body(gateway), headers=AUTH)
+    assert again.status_code == 503
 
 
 async def test_reload_that_lowers_an_engines_rate_applies_to_its_bucket(

@@ -242,3 +242,36 @@ def test_audit_store_verify_with_checkpoint_from_head(tmp_path: Path):
         assert head is not None
         assert store.verify(Checkpoint(head.seq, head.hash)).ok
         assert verify(store.records(), None, checkpoint=Checkpoint(head.seq, "0" * 64)).first_bad_seq == 4
+
+
+def test_audit_store_verify_stored_text_equals_decoded_verify(tmp_path: Path):
+    with AuditStore(tmp_path, KEY) as store:
+        store.append_many(entries(5))
+        store.append("decision", "gateway", {"v": math.nan, "s": '\ud800 "q"\n', "n": [1, 2.5]}, 1.0)
+        assert store.verify() == verify(store.records(), KEY)
+        assert store.verify().ok and store.verify().count == 6
+
+
+def test_audit_store_verify_data_respelled_equivalently_fails_at_that_seq(tmp_path: Path):
+    # The stored text is what was hashed: the same JSON value spelled differently is an edit.
+    with AuditStore(tmp_path, None) as store:
+        store.append_many(entries(3))
+    db = raw(tmp_path)
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit SET data = ' ' || data WHERE seq = 2")
+    db.close()
+    with AuditStore(tmp_path, None, read_only=True) as store:
+        result = store.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 2)
+
+
+def test_audit_store_verify_row_not_a_record_unreadable(tmp_path: Path):
+    with AuditStore(tmp_path, None) as store:
+        store.append_many(entries(3))
+    db = raw(tmp_path)
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit SET data = '[1]' WHERE seq = 3")
+    db.close()
+    with AuditStore(tmp_path, None, read_only=True) as store, pytest.raises(UnreadableRecordError) as caught:
+        store.verify()
+    assert caught.value.seq == 3
