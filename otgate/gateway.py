@@ -39,6 +39,7 @@ from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
 from otgate.core.envelope_guard import check_envelope
 from otgate.core.handshake import Action, PlcState, next_action, plc_state
 from otgate.core.loop_response import check_loop_response
+from otgate.core.model_mismatch import check_model_mismatch
 from otgate.core.modes import Direction, LoopMode, LoopState, ModeEvent, PlcMode, direction, transition
 from otgate.core.monitors import Anomaly, AnomalyCode, MonitorStates
 from otgate.core.plant import Plant, compile_plant
@@ -132,6 +133,7 @@ class Gateway:
         self.monitors = MonitorStates()
         self.memory = ProcessMemory(plant)  # recent samples for the look-ahead
         self.outside_envelope: dict[str, float] = {}  # enveloped variable -> since when it is outside
+        self.mismatch_since: dict[str, float] = {}  # modelled variable -> since when it is off its model
         self._scan_alarms: set[str] = set()
         self.config_file: LoadedConfig | None = None
         self.config_changed: str | None = None
@@ -478,6 +480,10 @@ class Gateway:
         response = check_loop_response(self.plant, self.memory.samples, judged, now)
         anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now) + envelope
         anomalies += response
+        if self.plant.config.prediction.model_mismatch:
+            anomalies += check_model_mismatch(
+                self.plant.models, self.memory.samples, self.plant.horizon_s, self.mismatch_since, now
+            )
         if any(a.code is AnomalyCode.CLOCK_JUMP for a in anomalies):
             # The gateway's own wall clock stepped: every engine's measured offset is against the old
             # time, and a STALE/FUTURE refusal says nothing about an engine until clocks agree again.
