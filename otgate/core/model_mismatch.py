@@ -29,6 +29,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from otgate.core.monitors import Anomaly, AnomalyCode
 from otgate.core.prediction import Samples, StepModel, changes, step
@@ -95,3 +96,17 @@ def prediction_error(
     band = NOISE_FACTOR * sigma * math.sqrt(2.0 / EDGE_SAMPLES) + GAIN_TOLERANCE * abs(explained)
     return PredictionError(output, made - explained, max(band, 1e-9), explained, window_s)
 
+
+def noise_sigma(samples: Samples, now: float, window_s: float) -> float:
+    """The sample noise of a measurement over the window (from consecutive differences; 0 when unknown)."""
+    values = np.array([v for t, v in samples if now - t <= window_s and math.isfinite(v)])
+    return float(np.std(np.diff(values)) / math.sqrt(2.0)) if values.size >= 3 else 0.0
+
+
+def prediction_band(
+    expected: NDArray[np.float64], current: float, sigma: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The band the monitor accepts around a prediction: what the output may do before its model is
+    judged wrong (the same noise and gain allowances, as a function of the predicted change)."""
+    width = NOISE_FACTOR * sigma * math.sqrt(2.0 / EDGE_SAMPLES) + GAIN_TOLERANCE * np.abs(expected - current)
+    return expected - width, expected + width

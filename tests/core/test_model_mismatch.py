@@ -38,7 +38,9 @@ def run(samples: dict[str, list[tuple[float, float]]], start: float, end: float)
     found = []
     for now in np.arange(start, end + 0.5, 1.0):
         seen = {name: [(t, v) for t, v in s if t <= now] for name, s in samples.items()}
-        found += [(float(now), a.code.value) for a in check_model_mismatch([MODEL], seen, WINDOW_S, since, now)]
+        found += [
+            (float(now), a.code.value) for a in check_model_mismatch([MODEL], seen, WINDOW_S, since, now)
+        ]
     return found
 
 
@@ -81,7 +83,11 @@ def test_mismatch_error_reports_the_explained_change():
 
 def test_mismatch_takes_the_ai_off_the_loops_that_move_the_variable():
     (anomaly,) = check_model_mismatch(
-        CSTR.models, {"TT-101": [(float(t), 325.0 + 0.1 * t) for t in range(200)]}, 49.0, {"TT-101": 100.0}, 199.0
+        CSTR.models,
+        {"TT-101": [(float(t), 325.0 + 0.1 * t) for t in range(200)]},
+        49.0,
+        {"TT-101": 100.0},
+        199.0,
     )
     assert anomaly.code is AnomalyCode.MODEL_MISMATCH and anomaly.subject == "TT-101"
     assert affected_loops(CSTR, anomaly) == ["TIC-101"]

@@ -37,7 +37,9 @@ async def test_predictive_scenario_on_passes_and_off_fails_its_expectations(name
     assert [f"{o.id}: {o.message}" for o in on if not o.passed] == []
     off = judge(await run_scenario(without_prediction(scenario)))
     failed = {o.id for o in off if not o.passed}
-    assert failed & PREDICTIVE[name], f"{name} holds without the predictive layer: {failed or 'nothing'} failed"
+    assert failed & PREDICTIVE[name], (
+        f"{name} holds without the predictive layer: {failed or 'nothing'} failed"
+    )
 
 
 def test_predictive_switch_off_deletes_models_and_envelope():
