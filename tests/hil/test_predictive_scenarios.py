@@ -19,6 +19,8 @@ LIBRARY = Path(__file__).resolve().parents[2] / "hil" / "scenarios"
 # scenario -> the assertions that only the predictive layer can make hold
 PREDICTIVE = {
     "X01_two_engines_toward_runaway_cstr": {"ten_kelvin_below_trip", "excursions_refused"},
+    "X02_engine_and_feed_disturbance_toward_runaway_cstr": {"ten_kelvin_below_trip", "excursions_refused"},
+    "X03_stuck_actuator_loop_not_responding_cstr": {"not_responding_on_record", "no_ai_move_after"},
     "X04_sensor_bias_drift_model_mismatch_cstr": {"mismatch_on_record", "nothing_written_after"},
 }
 
