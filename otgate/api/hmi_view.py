@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from otgate.api.hmi_prediction import loop_prediction
 from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.modes import PlcMode
@@ -172,6 +173,7 @@ def loop_views(gateway: Gateway, recent: RecentTraffic) -> list[dict[str, Any]]:
                 "mode_reason": runtime.state.reason,
                 "plc_mode": plc_mode_name(good.get(loop.mode)),
                 "last": recent.by_tag.get(loop.sp),
+                "prediction": loop_prediction(gateway, loop.sp),
             }
         )
     return views

@@ -43,6 +43,7 @@ class AnomalyCode(StrEnum):
     ENVELOPE_EXIT = "ENVELOPE_EXIT"  # a constrained variable outside its operating envelope too long
     ENVELOPE_APPROACH = "ENVELOPE_APPROACH"  # predicted to leave it soon on its present course
     LOOP_NOT_RESPONDING = "LOOP_NOT_RESPONDING"  # the PV does not follow its setpoint as the model says
+    MODEL_MISMATCH = "MODEL_MISMATCH"  # a modelled variable persistently outside its prediction band
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,9 @@ class PredictionSettings(_Strict):
     # disturbance working against a move looks like a stuck actuator to it; turn it on where the models
     # include the disturbances that matter.
     loop_response: bool = False
+    # The prediction-error monitor (MODEL_MISMATCH). Off by default for the same reason: an unmeasured
+    # disturbance that moves a modelled variable is, to it, a model that no longer fits.
+    model_mismatch: bool = False
 
 
 def model_problems(

@@ -233,7 +233,7 @@ def affected_loops(plant: Plant, anomaly: Anomaly) -> list[str]:
     code = anomaly.code
     if code in (AnomalyCode.CLOCK_JUMP, AnomalyCode.CONFIG_CHANGED):
         return list(config.loops)
-    if code in (AnomalyCode.ENVELOPE_EXIT, AnomalyCode.ENVELOPE_APPROACH):
+    if code in (AnomalyCode.ENVELOPE_EXIT, AnomalyCode.ENVELOPE_APPROACH, AnomalyCode.MODEL_MISMATCH):
         return loops_moving(plant, anomaly.subject)
     if code is AnomalyCode.PLC_RESTART:
         return [n for n, loop in config.loops.items() if config.tags[loop.sp].plc == anomaly.subject]

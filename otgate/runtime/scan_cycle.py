@@ -10,6 +10,7 @@ from otgate.config.loader import LoadedConfig
 from otgate.core.audit_chain import AuditKind
 from otgate.core.envelope_guard import check_envelope
 from otgate.core.loop_response import check_loop_response
+from otgate.core.model_mismatch import check_model_mismatch
 from otgate.core.modes import LoopMode
 from otgate.core.monitors import Anomaly, AnomalyCode
 from otgate.core.proposal import Snapshot
@@ -58,6 +59,10 @@ class ScanCycle(PlcHandshake):
         response = check_loop_response(self.plant, self.memory.samples, judged, now)
         anomalies = on_scan(self.plant, self.monitors, view) + self._config_file_anomalies(now) + envelope
         anomalies += response
+        if self.plant.config.prediction.model_mismatch:
+            anomalies += check_model_mismatch(
+                self.plant.models, self.memory.samples, self.plant.horizon_s, self.mismatch_since, now
+            )
         if any(a.code is AnomalyCode.CLOCK_JUMP for a in anomalies):
             # The gateway's own wall clock stepped: every engine's measured offset is against the old
             # time, and a STALE/FUTURE refusal says nothing about an engine until clocks agree again.

@@ -86,6 +86,7 @@ class GatewayState:
         self.monitors = MonitorStates()
         self.memory = ProcessMemory(plant)  # recent samples for the look-ahead
         self.outside_envelope: dict[str, float] = {}  # enveloped variable -> since when it is outside
+        self.mismatch_since: dict[str, float] = {}  # modelled variable -> since when it is off its model
         self._scan_alarms: set[str] = set()
         self.config_file: LoadedConfig | None = None
         self.config_changed: str | None = None

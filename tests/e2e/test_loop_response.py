@@ -10,6 +10,7 @@ import pytest
 from otgate.core.config import PlantConfig
 from otgate.core.loop_response import window_s
 from otgate.core.modes import LoopMode
+from otgate.core.prediction import StepModel
 from simulator.faults import ActuatorStuck
 from tests.e2e.harness import running
 
@@ -23,10 +24,16 @@ def judged(config: PlantConfig) -> PlantConfig:
 pytestmark = pytest.mark.requirement("R-15")
 
 
+def loop_model(models: tuple[StepModel, ...]) -> StepModel:
+    """The loop's own model (setpoint -> PV), the one the monitor judges by."""
+    (model,) = [m for m in models if m.input == "TIC-101.RSP" and m.output == "TT-101"]
+    return model
+
+
 async def test_stuck_actuator_under_ai_moves_is_loop_not_responding(tmp_path: Path):
     async with running("cstr", tmp_path, adjust=judged) as h:
         await h.engage("TIC-101")
-        (model,) = h.gateway.plant.models
+        model = loop_model(h.gateway.plant.models)
         h.sim.inject(ActuatorStuck("TIC-101.OUT"))
         start = h.setpoint("TIC-101")
         h.submit(h.propose("TIC-101.RSP", round(start + 1.0, 3)))  # a ramp at 0.5 K/min
@@ -50,7 +57,7 @@ async def test_stuck_actuator_under_ai_moves_is_loop_not_responding(tmp_path: Pa
 async def test_healthy_loop_following_ai_moves_raises_nothing(tmp_path: Path):
     async with running("cstr", tmp_path, adjust=judged) as h:
         await h.engage("TIC-101")
-        (model,) = h.gateway.plant.models
+        model = loop_model(h.gateway.plant.models)
         h.submit(h.propose("TIC-101.RSP", round(h.setpoint("TIC-101") + 1.0, 3)))
         for _ in range(int(window_s(model)) + 120):
             h.keepalive()

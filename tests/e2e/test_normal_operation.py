@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from otgate.api.ai import envelope, parse_recommendations, to_proposal
 from otgate.client import Envelope
 from otgate.client.demo_engine import DemoEngine
+from otgate.core.config import PlantConfig
 from otgate.core.modes import LoopMode
 from otgate.runtime.view import GatewayView
 from tests.e2e.harness import Harness, running
@@ -38,11 +40,29 @@ def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
     h.gateway.submit([to_proposal(item, "optimizer") for item in items], [item.rationale for item in items])
 
 
-@pytest.mark.timeout(600)
+def every_monitor_on(config: PlantConfig) -> PlantConfig:
+    """The opt-in model-based monitors on too (LOOP_NOT_RESPONDING, MODEL_MISMATCH): normal operation
+    must not trip them either, or they could never be turned on."""
+    prediction = config.prediction.model_copy(update={"loop_response": True, "model_mismatch": True})
+    return config.model_copy(update={"prediction": prediction})
+
+
+def excursion_share(h: Harness) -> tuple[int, int]:
+    """(decisions refused PREDICTED_EXCURSION, decisions) over the run."""
+    decisions = [r.data for r in h.gateway.audit.records() if r.kind == "decision"]
+    refused = [
+        d for d in decisions if any(r.get("code") == "PREDICTED_EXCURSION" for r in d.get("reasons", []))
+    ]
+    return len(refused), len(decisions)
+
+
+@pytest.mark.timeout(600 * max(1.0, HOURS))  # `make soak` runs 24 h: its own budget, not the suite's
 @pytest.mark.parametrize("plant", ["tank", "cstr", "ricker"])
-async def test_normal_operation_never_falls_back(plant: str, tmp_path: Path):
+async def test_normal_operation_never_falls_back(
+    plant: str, tmp_path: Path, record_property: Callable[[str, object], None]
+):
     engine = DemoEngine(misbehave=False)
-    async with running(plant, tmp_path, seed=11) as h:
+    async with running(plant, tmp_path, seed=11, adjust=every_monitor_on) as h:
         await h.engage()
         ticks = int(HOURS * 3600)
         for tick in range(ticks):
@@ -51,7 +71,10 @@ async def test_normal_operation_never_falls_back(plant: str, tmp_path: Path):
             await h.step()
         modes = {name: runtime.state.mode for name, runtime in h.gateway.loops.items()}
         anomalies = [r.data for r in h.gateway.audit.records() if r.kind == "anomaly"]
-        assert anomalies == []
+        assert anomalies == []  # no ENVELOPE_*, LOOP_NOT_RESPONDING, MODEL_MISMATCH, nor anything else
+        refused, decided = excursion_share(h)
+        record_property("predicted_excursion_refusals", f"{refused} of {decided} decisions")
+        print(f"{plant}: {HOURS:g} h, PREDICTED_EXCURSION {refused} of {decided} decisions")
         assert set(modes.values()) == {LoopMode.AI}, modes
         assert h.gateway.counters.accepted > 0
         assert set(h.sim.loop_modes()[n] for n in h.gateway.loops) == {"REMOTE"}
