@@ -25,6 +25,7 @@ from otgate.core.config import PlantConfig
 from otgate.evidence_cli import add_evidence_command
 from otgate.identify_cli import add_identify_command
 from otgate.mcp_door.cli import add_mcp_commands
+from otgate.moc.replay_cli import add_config_commands
 from otgate.selftest_cli import add_selftest_command
 
 PLANTS = ("tank", "cstr", "ricker")
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evidence_command(commands)
     add_selftest_command(commands)
     add_identify_command(commands)
+    add_config_commands(commands)
     return parser
 
 
