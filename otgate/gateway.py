@@ -378,7 +378,7 @@ class Gateway:
         return lifted
 
     def acknowledge_alarm(self, user: str, code: str) -> bool:
-        if not self.alarms.acknowledge(code, user):
+        if not self.alarms.acknowledge(code, user, self.clock.now()):
             return False
         data = {"event": "acknowledge_alarm", "code": code}
         self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data)
@@ -797,7 +797,7 @@ class Gateway:
         return True
 
     def clear_alarm(self, code: str) -> None:
-        self.alarms.clear(code)
+        self.alarms.clear(code, self.clock.now())
 
     def act_on(self, anomalies: Sequence[Anomaly], now: float) -> None:
         """Alarm, quarantine and fall back for each anomaly; the trail gets each condition once."""

@@ -235,6 +235,7 @@ ENDPOINTS = [
     Endpoint("POST", "/hmi/api/approvals/rec-1/approve", OPER, {"digest": "from-queue"}),
     Endpoint("POST", "/hmi/api/approvals/rec-1/reject", OPER, {"digest": "from-queue"}),
     Endpoint("POST", "/hmi/api/alarms/TEST_ALARM/acknowledge", OPER),
+    Endpoint("POST", "/hmi/api/alarms/TEST_ALARM/shelve", OPER, {"reason": "nuisance", "duration_s": 600}),
     Endpoint("POST", "/hmi/api/engines/optimizer/fallback", OPER),
     Endpoint("POST", "/hmi/api/engines/optimizer/lift-quarantine", OPER, {"reason": "engine fixed"}),
     Endpoint("POST", "/hmi/api/config/reload", ENG, {"password": "own"}),
