@@ -363,7 +363,7 @@
     const d = chart.data;
     if (d[0].length && point[0] <= d[0][d[0].length - 1]) return;
     d[0].push(point[0]); d[1].push(point[1]); d[2].push(point[2]);
-    for (let i = 3; i < d.length; i++) d[i].push(d[i][0]);
+    chart.lineValues.forEach(function (v, i) { d[3 + i].push(v); });
     while (d[0].length && point[0] - d[0][0] > WINDOW_S) { d.forEach(function (s) { s.shift(); }); }
     chart.setData(d);
     showSpan(chart);
@@ -378,6 +378,7 @@
       const s = initial[name] || [[], [], []];
       const data = [s[0].slice(), s[1].slice(), s[2].slice()].concat(withLines(s[0], lines));
       charts[name] = makeChart(node, data, lines);
+      charts[name].lineValues = lines.map(function (line) { return line.value; });
       node.uplot = charts[name];  // read by the browser tests (scales, series)
       showSpan(charts[name]);
     });
