@@ -50,7 +50,11 @@ def add_change_routes(app: FastAPI, console: Console) -> None:
     @app.get("/hmi/api/changes")
     async def changes(request: Request) -> dict[str, Any]:
         console.require(request, Role.ENGINEER)
-        return {"changes": [c.as_dict() for c in reversed(board.changes.values())]}
+        running, running_sha = await asyncio.to_thread(running_text, console.config_path)
+        return {
+            "running": {"file": str(console.config_path), "sha256": running_sha, "text": running},
+            "changes": [c.as_dict() for c in reversed(board.changes.values())],
+        }
 
     @app.post("/hmi/api/changes")
     async def propose(request: Request) -> dict[str, Any]:

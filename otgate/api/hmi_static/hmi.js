@@ -388,6 +388,95 @@
     });
   }
 
+  // ------------------------------------------------------------------------------ managed change
+  let runningConfig = "";
+
+  function changeCard(c) {
+    const box = el("article", null, "change change-" + c.state);
+    box.dataset.change = c.id;
+    box.appendChild(el("h3", c.id + ": " + c.state));
+    box.appendChild(el("p", "proposed by " + c.proposed_by + (c.approved_by ? ", approved by " + c.approved_by : "") +
+      (c.decided_by && c.state !== "approved" ? ", " + c.state + " by " + c.decided_by : "") + ". Reason: " + c.reason));
+    box.appendChild(el("p", "candidate " + c.file + " (sha256 " + c.candidate_sha256.slice(0, 16) + "…)", "note"));
+    const diff = el("pre", c.diff || "(no difference)", "diff");
+    diff.setAttribute("aria-label", "diff of " + c.id);
+    box.appendChild(diff);
+    const r = c.replay || {};
+    const reasons = Object.keys(r.by_reason || {}).map(function (k) { return k + " " + r.by_reason[k]; }).join(", ");
+    box.appendChild(el("p", "Replay on the trail: " + r.replayed + " recommendations re-decided, " + r.changed +
+      " decided differently" + (reasons ? " (" + reasons + ")" : "") +
+      ((r.affected_loops || []).length ? "; loops: " + r.affected_loops.join(", ") : ""), "replay"));
+    if ((r.decisions || []).length) {
+      const table = el("table", null, "list");
+      table.setAttribute("aria-label", "recommendations decided differently under " + c.id);
+      const head = el("thead");
+      head.appendChild(row(["Time", "Id", "Tag", "Value", "Was", "Would be", "Reasons"]));
+      table.appendChild(head);
+      const body = el("tbody");
+      r.decisions.forEach(function (d) {
+        body.appendChild(row([clock(d.at), d.id, d.tag, String(d.value), d.was, d.now, (d.now_codes || []).join(", ")]));
+      });
+      table.appendChild(body);
+      box.appendChild(table);
+    }
+    const bar = el("div", null, "moc-bar");
+    const pw = el("input", null, "moc-password");
+    pw.type = "password"; pw.autocomplete = "current-password";
+    pw.setAttribute("aria-label", "your password, to approve or apply " + c.id);
+    pw.placeholder = "your password";
+    const approve = button("Approve", { "data-change": c.id, "data-change-action": "approve" });
+    const apply = button("Apply (reload)", { "data-change": c.id, "data-change-action": "apply" });
+    const reject = button("Reject", { "data-change": c.id, "data-change-action": "reject" });
+    approve.disabled = c.state !== "proposed" || c.proposed_by === page.user;
+    if (c.state === "proposed" && c.proposed_by === page.user) approve.title = "two-person rule: another engineer must approve your change";
+    apply.disabled = c.state !== "approved";
+    if (apply.disabled) apply.title = "only an approved change can be applied";
+    reject.disabled = c.state !== "proposed" && c.state !== "approved";
+    [pw, approve, apply, reject].forEach(function (n) { bar.appendChild(n); });
+    box.appendChild(bar);
+    return box;
+  }
+
+  async function loadChanges() {
+    if (!page.can_engineer) return;
+    const response = await fetch("/hmi/api/changes", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const data = await response.json();
+    runningConfig = data.running.text;
+    const list = document.getElementById("moc-changes");
+    list.replaceChildren();
+    data.changes.forEach(function (c) { list.appendChild(changeCard(c)); });
+    if (!data.changes.length) list.appendChild(el("p", "no changes proposed", "note"));
+  }
+
+  async function proposeChange() {
+    const problems = document.getElementById("moc-problems");
+    problems.replaceChildren();
+    const result = await post("/hmi/api/changes", {
+      text: document.getElementById("moc-text").value,
+      reason: document.getElementById("moc-reason").value,
+    });
+    if (!result.ok) {
+      (result.data.fields || []).forEach(function (f) { problems.appendChild(el("li", f.msg)); });
+      say("propose change: " + describe(result), true);
+      return;
+    }
+    say("proposed " + result.data.id + ": waiting for a second engineer's approval", false);
+    await loadChanges();
+  }
+
+  async function changeAction(b) {
+    const card = b.closest("article[data-change]");
+    const pw = card.querySelector(".moc-password");
+    const result = await post("/hmi/api/changes/" + encodeURIComponent(b.dataset.change) + "/" + b.dataset.changeAction,
+      { password: pw.value });
+    pw.value = "";
+    const d = result.data || {};
+    say(b.dataset.changeAction + " " + b.dataset.change + ": " +
+      (result.ok ? d.state : (d.error || "") + (d.fields ? ": " + d.fields.map(function (f) { return f.msg; }).join("; ") : "")), !result.ok);
+    await loadChanges();
+  }
+
   // ------------------------------------------------------------------------------ live updates
   function connect() {
     const live = document.getElementById("live");
@@ -460,6 +549,12 @@
     } else if (b.id === "reload") {
       const pw = document.getElementById("reload-password");
       act("reload config", "/hmi/api/config/reload", { password: pw.value }).then(function () { pw.value = ""; });
+    } else if (b.dataset.changeAction) {
+      changeAction(b);
+    } else if (b.id === "moc-propose") {
+      proposeChange();
+    } else if (b.id === "moc-load") {
+      document.getElementById("moc-text").value = runningConfig;
     } else if (b.id === "logout") {
       post("/hmi/api/session/logout").then(function () { window.location.assign("/hmi/login"); });
     }
@@ -467,5 +562,6 @@
 
   startCharts();
   render(JSON.parse(document.getElementById("state-data").textContent));
+  loadChanges();
   connect();
 })();
