@@ -6,10 +6,9 @@ the applied candidate keeps talking to the same PLC."""
 from __future__ import annotations
 
 import asyncio
-import re
 import contextlib
+import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
