@@ -333,9 +333,12 @@
     const width = Math.max(280, node.clientWidth || 420);
     const series = [{}, { label: "PV", stroke: "#2b2f33", width: 1.5, points: { show: false } },
       { label: "SP", stroke: "#4f6d8f", width: 1.5, points: { show: false } }];
+    // Each line is a series (so it is in the legend and in the y range) drawn by the hook below across
+    // the whole plot, not only under the samples there are.
     lines.forEach(function (line) {
       const style = LINE_STYLE[line.kind] || LINE_STYLE.envelope;
-      series.push({ label: line.label + " " + num(line.value), stroke: style.stroke, dash: style.dash, width: 1, points: { show: false } });
+      series.push({ label: line.label + " " + num(line.value), stroke: style.stroke, dash: style.dash, width: 1,
+        points: { show: false }, paths: function () { return null; } });
     });
     const opts = {
       width: width, height: 150,
@@ -344,8 +347,26 @@
       series: series,
       axes: [{ space: 90, values: timeAxis, label: "time (UTC)", labelSize: 18 },
         { size: 60, label: node.dataset.unit || "", labelSize: 18 }],
+      hooks: { draw: [function (u) { drawLines(u, lines); }] },
     };
     return new uPlot(opts, data, node);
+  }
+
+  function drawLines(u, lines) {
+    const ctx = u.ctx, ratio = window.devicePixelRatio || 1;
+    lines.forEach(function (line) {
+      const style = LINE_STYLE[line.kind] || LINE_STYLE.envelope;
+      const y = u.valToPos(line.value, "y", true);
+      ctx.save();
+      ctx.strokeStyle = style.stroke;
+      ctx.lineWidth = ratio;
+      ctx.setLineDash(style.dash.map(function (d) { return d * ratio; }));
+      ctx.beginPath();
+      ctx.moveTo(u.bbox.left, y);
+      ctx.lineTo(u.bbox.left + u.bbox.width, y);
+      ctx.stroke();
+      ctx.restore();
+    });
   }
 
   function withLines(times, lines) {
