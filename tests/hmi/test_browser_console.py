@@ -204,3 +204,27 @@ async def test_every_control_has_a_label_and_text_contrast_is_wcag_aa(page: Page
     )
     assert await page.evaluate(CONTRAST) == ["P 'pale' 2.32"]
     assert len(await page.evaluate(UNLABELLED)) == 1
+
+
+# The band's data comes from the gateway's process models (`loops[].prediction`, added on the prediction
+# branch); ricker ships no models, so the test hands the chart one entry of that documented shape.
+PIXEL = """([dx, value]) => { const u = document.querySelector('[data-chart="AIC-201"]').uplot;
+  const t = u.data[0][u.data[0].length - 1];
+  const x = Math.round(u.valToPos(t + dx, "x", true)), y = Math.round(u.valToPos(value, "y", true));
+  return Array.from(u.ctx.getImageData(x, y, 1, 1).data); }"""
+
+
+async def test_trend_draws_the_predicted_band_into_the_future_when_the_state_has_one(page: Page):
+    chart = page.locator('[data-chart="AIC-201"]')
+    await expect(chart.locator("canvas")).to_have_count(1)
+    await chart.evaluate(
+        """n => { const u = n.uplot; const t = u.data[0][u.data[0].length - 1];
+        u.prediction = {at: t, horizon_s: 120, t_s: [0, 60, 120], expected: [47, 47, 47],
+                        band_lo: [46, 45, 44], band_hi: [48, 49, 50]};
+        u.setScale("x", {min: t - 600, max: t + 120}); }"""
+    )
+    inside, outside = await page.evaluate(PIXEL, [60, 48.5]), await page.evaluate(PIXEL, [60, 52.5])
+    assert outside[:3] == [255, 255, 255] or outside[3] == 0  # the plot's background
+    assert inside != outside and inside[3] > 0  # the band is painted there
+    scale = await chart.evaluate("n => n.uplot.scales.x.max - n.uplot.data[0][n.uplot.data[0].length - 1]")
+    assert scale == pytest.approx(120.0, abs=1.0)  # the axis reaches the horizon

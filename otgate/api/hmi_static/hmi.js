@@ -304,7 +304,7 @@
     plc.className = "pill " + (state.plc_available ? "ok" : "bad");
     document.getElementById("scan-at").textContent =
       state.at ? new Date(state.at * 1000).toISOString().slice(11, 19) + " UTC" : "—";
-    state.loops.forEach(renderLoop);
+    state.loops.forEach(function (loop) { renderLoop(loop); setPrediction(loop.name, loop, state.at); });
     renderApprovals(state.approvals);
     renderAlarms(state.alarms);
     renderAlarmHistory(state.alarm_history, state.alarms_per_hour);
@@ -347,7 +347,7 @@
       series: series,
       axes: [{ space: 90, values: timeAxis, label: "time (UTC)", labelSize: 18 },
         { size: 60, label: node.dataset.unit || "", labelSize: 18 }],
-      hooks: { draw: [function (u) { drawLines(u, lines); }] },
+      hooks: { draw: [function (u) { drawLines(u, lines); drawPrediction(u); }] },
     };
     return new uPlot(opts, data, node);
   }
@@ -369,13 +369,48 @@
     });
   }
 
+  // The predicted band of the loop's PV, when the state carries one (`loops[].prediction`, computed by
+  // the gateway from its process models; the page computes nothing): a translucent band from the scan
+  // into the future with the expected path dashed in it. The x axis then reaches the horizon.
+  function drawPrediction(u) {
+    const p = u.prediction;
+    if (!p || !p.t_s || !p.t_s.length) return;
+    const ctx = u.ctx, ratio = window.devicePixelRatio || 1;
+    const x = function (i) { return u.valToPos(p.at + p.t_s[i], "x", true); };
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    ctx.clip();
+    ctx.beginPath();
+    p.band_hi.forEach(function (v, i) { const y = u.valToPos(v, "y", true); if (i) ctx.lineTo(x(i), y); else ctx.moveTo(x(i), y); });
+    for (let i = p.band_lo.length - 1; i >= 0; i--) ctx.lineTo(x(i), u.valToPos(p.band_lo[i], "y", true));
+    ctx.closePath();
+    ctx.fillStyle = "rgba(79, 109, 143, 0.22)";
+    ctx.fill();
+    ctx.beginPath();
+    p.expected.forEach(function (v, i) { const y = u.valToPos(v, "y", true); if (i) ctx.lineTo(x(i), y); else ctx.moveTo(x(i), y); });
+    ctx.strokeStyle = "#4f6d8f";
+    ctx.lineWidth = ratio;
+    ctx.setLineDash([4 * ratio, 2 * ratio]);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  function setPrediction(name, loop, at) {
+    const chart = charts[name];
+    if (!chart || !("prediction" in loop)) return;  // a gateway without the field: nothing to draw
+    const mine = (loop.prediction || []).filter(function (p) { return p.variable === loop.pv_tag; })[0];
+    chart.prediction = mine && at ? Object.assign({ at: at }, mine) : null;
+  }
+
   function withLines(times, lines) {
     return lines.map(function (line) { return times.map(function () { return line.value; }); });
   }
 
   function showSpan(chart) {
     const t = chart.data[0];
-    if (t.length) chart.setScale("x", { min: t[t.length - 1] - spanS, max: t[t.length - 1] });
+    const ahead = chart.prediction ? chart.prediction.horizon_s : 0;
+    if (t.length) chart.setScale("x", { min: t[t.length - 1] - spanS, max: t[t.length - 1] + ahead });
   }
 
   function addPoint(name, point) {
