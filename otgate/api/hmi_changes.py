@@ -25,10 +25,22 @@ from otgate.api.ai import ApiError
 from otgate.api.hmi_actions import _audited, _reauthenticate, json_body, reason_of
 from otgate.api.hmi_console import Actor, Console
 from otgate.config_file import ConfigError
-from otgate.core.audit_chain import AuditKind
+from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.change_control import ChangeEvent, ChangeRequest, Refusal, step
 from otgate.core.config import Role
+from otgate.gateway import Gateway
 from otgate.moc.change_board import ChangeBoard, ProposedChange, replay_summary, running_text, unified_diff
+
+REPLAY_MAX_RECORDS = 200_000  # the newest part of the trail; `otgate config replay` reads all of it
+
+
+def recent_records(gateway: Gateway) -> list[AuditRecord]:
+    """The newest REPLAY_MAX_RECORDS records (blocking I/O: call it from a worker thread)."""
+    head = gateway.audit.head
+    if head is None:
+        return []
+    return list(gateway.audit.records(max(1, head.seq - REPLAY_MAX_RECORDS + 1)))
+
 
 REFUSAL_STATUS = {Refusal.PROPOSER_CANNOT_APPROVE: 403, Refusal.NOT_ALLOWED_NOW: 409, Refusal.STALE: 409}
 REFUSAL_TEXT = {
@@ -82,7 +94,7 @@ def add_change_routes(app: FastAPI, console: Console) -> None:
                 422, "config_invalid", fields=[{"loc": ["text"], "msg": p} for p in problems]
             ) from None
         base, base_sha = await asyncio.to_thread(running_text, console.config_path)
-        records = await asyncio.to_thread(lambda: list(gateway.audit.records()))
+        records = await asyncio.to_thread(recent_records, gateway)
         report = await asyncio.to_thread(replay_summary, records, loaded)
         diff = unified_diff(base, str(console.config_path), text, str(loaded.path))
         change = ProposedChange(
