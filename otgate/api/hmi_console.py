@@ -132,6 +132,11 @@ class Console:
                 self._refreshing = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     async def refresh(self) -> None:
+        # Shelving is bounded (REQUIREMENTS #26): at expiry the alarm comes back, recorded against its shelver.
+        for code, user in self.gateway.alarms.unshelve_expired(self.gateway.clock.now()):
+            self.record(
+                AuditKind.OPERATOR_ACTION, user, {"event": "unshelve_alarm", "code": code, "why": "expired"}
+            )
         records = await asyncio.to_thread(self.recent.read_new, self.gateway)
         for record in records:
             self.recent.apply(record)

@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from otgate.api.hmi_alarms import AlarmLog, alarm_views
+from otgate.api.hmi_loop_detail import HISTORY_LEN, interlock_views, loop_actions, trend_lines
 from otgate.api.hmi_prediction import loop_prediction
 from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditKind, AuditRecord
@@ -69,7 +71,10 @@ class RecentTraffic:
     """The last recommendation, decision, approval and confirmed write per tag, read from the trail."""
 
     by_tag: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The last few per tag, newest first (the same entries, so a later decision or approval shows in both).
+    history: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     tag_of_id: dict[str, str] = field(default_factory=dict)
+    alarm_log: AlarmLog = field(default_factory=AlarmLog)
     next_seq: int = 1
 
     def read_new(self, gateway: Gateway) -> list[AuditRecord]:
@@ -84,10 +89,11 @@ class RecentTraffic:
 
     def apply(self, record: AuditRecord) -> None:
         data = record.data
+        self.alarm_log.apply(record)
         if record.kind == AuditKind.RECOMMENDATION:
             tag = str(data.get("tag", ""))
             self._remember(str(data.get("id", "")), tag)
-            self.by_tag[tag] = {
+            entry = self.by_tag[tag] = {
                 "id": data.get("id"),
                 "engine": record.actor.removeprefix("engine:"),
                 "value": data.get("value"),
@@ -98,12 +104,13 @@ class RecentTraffic:
                 "written_value": None,
                 "approval": None,
             }
+            self.history.setdefault(tag, deque(maxlen=HISTORY_LEN)).appendleft(entry)
         elif record.kind == AuditKind.DECISION:
             self._on_decision(data)
         elif record.kind == AuditKind.APPROVAL:
-            entry = self._entry_for(str(data.get("id", "")))
-            if entry is not None:
-                entry["approval"] = {"outcome": data.get("outcome"), "by": record.actor}
+            approved = self._entry_for(str(data.get("id", "")))
+            if approved is not None:
+                approved["approval"] = {"outcome": data.get("outcome"), "by": record.actor}
         elif record.kind == AuditKind.WRITE_CONFIRMED:
             self.by_tag.setdefault(str(data.get("tag", "")), {})["confirmed"] = {
                 "value": data.get("value"),
@@ -121,13 +128,13 @@ class RecentTraffic:
 
     def _entry_for(self, proposal_id: str) -> dict[str, Any] | None:
         tag = self.tag_of_id.get(proposal_id)
-        entry = self.by_tag.get(tag) if tag is not None else None
-        return entry if entry is not None and entry.get("id") == proposal_id else None
+        shown = self.history.get(tag, ()) if tag is not None else ()
+        return next((entry for entry in shown if entry.get("id") == proposal_id), None)
 
     def _remember(self, proposal_id: str, tag: str) -> None:
         self.tag_of_id[proposal_id] = tag
         if len(self.tag_of_id) > 4 * max(1, len(self.by_tag)) + 100:  # keep only ids still shown
-            shown = {str(e.get("id")) for e in self.by_tag.values()}
+            shown = {str(e.get("id")) for entries in self.history.values() for e in entries}
             self.tag_of_id = {i: t for i, t in self.tag_of_id.items() if i in shown or i == proposal_id}
 
 
@@ -174,6 +181,10 @@ def loop_views(gateway: Gateway, recent: RecentTraffic) -> list[dict[str, Any]]:
                 "plc_mode": plc_mode_name(good.get(loop.mode)),
                 "last": recent.by_tag.get(loop.sp),
                 "prediction": loop_prediction(gateway, loop.sp),
+                "history": list(recent.history.get(loop.sp, ())),
+                "lines": trend_lines(gateway.plant, name),
+                "interlocks": interlock_views(gateway.plant, name, good),
+                "actions": loop_actions(runtime.state.mode, runtime.state.latched),
             }
         )
     return views
@@ -219,17 +230,9 @@ def plant_view(gateway: Gateway, recent: RecentTraffic, now: float) -> dict[str,
         "plc_available": snapshot.plc_available,
         "loops": loop_views(gateway, recent),
         "approvals": approval_views(gateway, now),
-        "alarms": [
-            {
-                "code": a.code,
-                "message": a.message,
-                "priority": a.priority,
-                "count": a.count,
-                "active": a.active,
-                "acknowledged_by": a.acknowledged_by,
-            }
-            for a in gateway.alarms.values()
-        ],
+        "alarms": alarm_views(gateway.alarms, gateway.clock.now()),
+        "alarm_history": list(recent.alarm_log.events),
+        "alarms_per_hour": recent.alarm_log.hours(),
         "engines": [
             {
                 "name": name,

@@ -18,6 +18,7 @@ from typing import Any
 import otgate
 from hil.cli import add_hil_commands
 from otgate.cli.audit import add_audit_commands
+from otgate.cli.config_replay import add_config_commands
 from otgate.cli.engine import add_engine_commands
 from otgate.cli.evidence import add_evidence_command
 from otgate.cli.identify import add_identify_command
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evidence_command(commands)
     add_selftest_command(commands)
     add_identify_command(commands)
+    add_config_commands(commands)
     return parser
 
 

@@ -14,6 +14,7 @@ from otgate.core.clock_offset import ClockOffset, applied_offset, estimate_offse
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
 from otgate.core.monitors import Anomaly, AnomalyCode
 from otgate.core.proposal import History, Proposal, Snapshot
+from otgate.core.replay import decision_inputs
 from otgate.core.supervision import (
     on_answers,
     on_heartbeat,
@@ -38,19 +39,21 @@ class EngineSide(ScanCycle):
         now, wall = self.clock.monotonic(), self.clock.now()
         proposals = [self._on_engine_timeline(p) for p in proposals]
         snapshot, history = self.current_snapshot(), self.history()
-        decisions = []
+        decisions, inputs = [], []
         batch_ids: set[str] = set()
         for proposal in proposals:  # an id repeated inside one batch is a replay of its first use
             seen = replace(history, seen_ids=batch_ids) if proposal.id in batch_ids else history
             decisions.append(self._decide(proposal, snapshot, seen, now, wall))
+            # What validate read goes with the decision, so a candidate config can be replayed on it (MOC).
+            inputs.append(decision_inputs(proposal, snapshot, seen, now, wall))
             batch_ids.add(proposal.id)
         texts = [*rationales, *[None] * (len(proposals) - len(rationales))]
         entries: list[tuple[str, str, dict[str, Any]]] = []
-        for proposal, decision, text in zip(proposals, decisions, texts, strict=True):
+        for proposal, decision, text, used in zip(proposals, decisions, texts, inputs, strict=True):
             entries.append(
                 (AuditKind.RECOMMENDATION, f"engine:{proposal.engine}", recommendation_data(proposal, text))
             )
-            entries.append((AuditKind.DECISION, GATEWAY, decision_data(decision)))
+            entries.append((AuditKind.DECISION, GATEWAY, {**decision_data(decision), "inputs": used}))
         records = self._audit_many(entries)
         if records is None:
             raise AuditUnavailable

@@ -126,7 +126,7 @@ class Gateway(EngineSide):
         return lifted
 
     def acknowledge_alarm(self, user: str, code: str) -> bool:
-        if not self.alarms.acknowledge(code, user):
+        if not self.alarms.acknowledge(code, user, self.clock.now()):
             return False
         data = {"event": "acknowledge_alarm", "code": code}
         self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data)

@@ -141,7 +141,7 @@ class GatewayState:
         return True
 
     def clear_alarm(self, code: str) -> None:
-        self.alarms.clear(code)
+        self.alarms.clear(code, self.clock.now())
 
     def _audit(self, kind: str, actor: str, data: dict[str, Any]) -> int:
         """Record one entry; -1 when the trail cannot (the gateway has then closed the AI path)."""

@@ -18,11 +18,13 @@ from otgate.api.hmi_console import Console
 from otgate.api.hmi_sessions import ENGINEER_IDLE_S, LOCKOUT_FAILURES, SESSION_COOKIE
 from otgate.audit.store import AuditStore
 from otgate.core.approval import AwaitingApproval, proposal_digest
+from otgate.core.change_control import ChangeRequest
 from otgate.core.config import Operator, Role
 from otgate.core.modes import LoopMode, ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.field.fake import FakeLink
+from otgate.moc.change_board import ProposedChange
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
 from tests.conftest import PLANT_CONFIGS, TANK_CONFIG
@@ -235,9 +237,15 @@ ENDPOINTS = [
     Endpoint("POST", "/hmi/api/approvals/rec-1/approve", OPER, {"digest": "from-queue"}),
     Endpoint("POST", "/hmi/api/approvals/rec-1/reject", OPER, {"digest": "from-queue"}),
     Endpoint("POST", "/hmi/api/alarms/TEST_ALARM/acknowledge", OPER),
+    Endpoint("POST", "/hmi/api/alarms/TEST_ALARM/shelve", OPER, {"reason": "nuisance", "duration_s": 600}),
     Endpoint("POST", "/hmi/api/engines/optimizer/fallback", OPER),
     Endpoint("POST", "/hmi/api/engines/optimizer/lift-quarantine", OPER, {"reason": "engine fixed"}),
     Endpoint("POST", "/hmi/api/config/reload", ENG, {"password": "own"}),
+    Endpoint("GET", "/hmi/api/changes", ENG),
+    Endpoint(
+        "POST", "/hmi/api/changes", ENG, {"text": (PLANT_CONFIGS / "tank.yaml").read_text(), "reason": "t"}
+    ),
+    Endpoint("POST", "/hmi/api/changes/chg-seed/reject", ENG),
 ]
 RANKS = {"anonymous": -1, VIEW: 0, OPER: 1, ENG: 2}
 
@@ -273,11 +281,19 @@ def prepare(gateway: Gateway) -> str:
     return proposal_digest(proposal)
 
 
+def seed_change(app: Any) -> None:
+    """A proposed config change for the change endpoints to act on."""
+    board = app.state.changes
+    request = ChangeRequest("chg-seed", "someone-else", "seed", "", "")
+    board.add(ProposedChange(request, board.directory / "chg-seed.yaml", "", {}))
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.requirement("R-28")
 async def test_role_matrix(app: Any, gateway: Gateway, endpoint: Endpoint, role: str):
     digest = prepare(gateway)
+    seed_change(app)
     body = {
         k: digest if v == "from-queue" else PASSWORDS.get(role, "x") if v == "own" else v
         for k, v in (endpoint.body or {}).items()
