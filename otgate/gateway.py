@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from otgate.audit_store import AuditStore, AuditStoreError
+from otgate.autonomy.ledger import Ledger
 from otgate.clock import Clock
 from otgate.config_file import LoadedConfig
 from otgate.core.alarms import AlarmBoard
@@ -65,6 +66,10 @@ FALLBACK_DEADLINE_SCANS = 3  # the PLC must confirm its local mode within this m
 CONFIG_CHECK_INTERVAL_S = 10.0  # how often the config file's hash is compared with the loaded one
 # Modes in which the gateway holds the PLC loop in REMOTE: the AI's setpoints, or an operator's own.
 REMOTE_MODES = frozenset({LoopMode.AI, LoopMode.MANUAL})
+# Approval answers after which the proposal stays queued (a wrong digest, or a dual approval's first half).
+KEEP_QUEUED = frozenset(
+    {ApprovalOutcome.MISMATCH, ApprovalOutcome.NEEDS_ANOTHER, ApprovalOutcome.SAME_OPERATOR}
+)
 
 
 class AuditUnavailable(Exception):
@@ -143,6 +148,8 @@ class Gateway:
         self.scans = 0
         self.snapshot = Snapshot(taken_at=-math.inf, values={}, plc_available=False)
         self.audit_failed = False
+        self.ledger = Ledger(plant, self._audit, self.raise_alarm, self.clear_alarm)  # docs/AUTONOMY.md
+        self.ledger.on_demoted = self._drop_engine_pending
 
     # ------------------------------------------------------------------------------------------ views
 
@@ -203,6 +210,7 @@ class Gateway:
         answers = []
         for proposal, decision, text, record in zip(proposals, decisions, texts, records[1::2], strict=True):
             self.seen_ids[proposal.id] = now
+            self.ledger.record(proposal, decision, record, now)
             self._count(decision)
             if decision.is_write:
                 self._queue(WriteIntent(proposal, record, WriteSource.AI, self.generation))
@@ -292,7 +300,12 @@ class Gateway:
         self, proposal: Proposal, snapshot: Snapshot, history: History, now: float, wall: float
     ) -> Decision:
         try:
-            return validate(proposal, snapshot, self.plant, history, now, wall=wall)
+            return self.ledger.decide(
+                proposal,
+                snapshot,
+                lambda view: validate(proposal, view, self.plant, history, now, wall=wall),
+                now,
+            )
         except Exception:  # a bug in the core must fail closed, never open
             log.exception("validate raised for %s", proposal.id)
             reason = Reason(ReasonCode.INTERNAL_ERROR, "internal error; recorded in the audit trail")
@@ -335,8 +348,11 @@ class Gateway:
         item = self.awaiting.get(proposal_id)
         problem = judge(item, digest, self.plant.config.gateway.approval_ttl_s, now)
         outcome = problem or (ApprovalOutcome.APPROVED if approve else ApprovalOutcome.REJECTED)
-        if item is not None and outcome is not ApprovalOutcome.MISMATCH:
+        if item is not None and problem is None:  # earned autonomy: dual approval, evidence, rubber stamps
+            outcome = self.ledger.settle(user, item, approve, now)
+        if item is not None and outcome not in KEEP_QUEUED:
             del self.awaiting[proposal_id]  # single use: approved, rejected or expired, it is gone
+            self.ledger.forget(proposal_id)
         data = {"id": proposal_id, "outcome": outcome.value, "digest": digest}
         seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data)
         if seq < 0:
@@ -390,6 +406,7 @@ class Gateway:
             [n for n, r in self.loops.items() if r.state.mode in REMOTE_MODES], "config reload", now
         )
         self.plant = compile_plant(loaded.config)
+        self.ledger.plant = self.plant
         self.memory = ProcessMemory(self.plant)
         self.generation += 1
         self.loops = {n: self.loops.get(n, LoopRuntime()) for n in loaded.config.loops}
@@ -445,6 +462,22 @@ class Gateway:
     def _drop_pending(self, loop_name: str) -> None:
         sp = self.plant.config.loops[loop_name].sp
         self.pending.pop(sp, None)
+
+    def _drop_engine_pending(self, loop_name: str, engine: str) -> None:
+        """A demoted engine's queued writes and approvals on the loop go: demotion takes effect at once."""
+        sp = self.plant.config.loops[loop_name].sp
+        intent = self.pending.get(sp)
+        if (
+            intent is not None
+            and intent.source is not WriteSource.OPERATOR
+            and intent.proposal.engine == engine
+        ):
+            del self.pending[sp]
+        for pid in [
+            i for i, a in self.awaiting.items() if a.proposal.engine == engine and a.proposal.tag == sp
+        ]:
+            del self.awaiting[pid]
+            self.ledger.forget(pid)
 
     # ------------------------------------------------------------------------------------------ scan
 
@@ -802,6 +835,7 @@ class Gateway:
             code = f"{anomaly.code.value}:{anomaly.subject}"
             priority = "high" if anomaly.fallback else "medium"
             if self.raise_alarm(code, anomaly.detail, priority):
+                self.ledger.on_anomaly(anomaly.subject, anomaly.code.value, now)
                 data = {"anomaly": anomaly.code.value, "subject": anomaly.subject, "detail": anomaly.detail}
                 self._audit(AuditKind.ANOMALY, GATEWAY, data)
             if anomaly.quarantine and anomaly.subject not in self.quarantined:
@@ -913,4 +947,16 @@ def _decision_data(decision: Decision) -> dict[str, Any]:
         "reasons": [{"code": r.code.value, "detail": r.detail} for r in decision.reasons],
         "value": decision.value,
         "ramp_steps": len(decision.ramp),
-    }
+    } | _oversight_data(decision)
+
+
+def _oversight_data(decision: Decision) -> dict[str, Any]:
+    """Earned autonomy's additions, only when it applied (records of loops without a policy are as before)."""
+    data: dict[str, Any] = {}
+    if decision.would_be is not None:
+        data["would_be"] = decision.would_be.value
+    if decision.risk is not None:
+        data["risk"] = decision.risk
+    if decision.approvals_required:
+        data["approvals_required"] = decision.approvals_required
+    return data

@@ -173,7 +173,7 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
         name, engine = authenticate(request)
         record_read(request, name, engine)
         return {
-            "writable": [envelope(gateway, tag, engine) for tag in engine.writes],
+            "writable": [envelope(gateway, tag, engine, name) for tag in engine.writes],
             "readable": readable(gateway, engine),
         }
 
@@ -203,6 +203,8 @@ def create_ai_app(gateway: Gateway) -> FastAPI:
             ],
             # This engine's clock against the gateway's, as measured (positive: behind); null until known.
             "clock_offset_s": gateway.engine_clock_offset(name),
+            # Earned autonomy (docs/AUTONOMY.md): this engine's level and evidence per loop with a policy.
+            "autonomy": gateway.ledger.summary(gateway.clock.monotonic(), engine=name),
         }
 
     @app.get("/healthz")
@@ -334,13 +336,17 @@ def to_proposal(item: Recommendation, engine: str) -> Proposal:
     )
 
 
-def envelope(gateway: Gateway, tag_name: str, engine: Engine | None = None) -> dict[str, Any]:
+def envelope(
+    gateway: Gateway, tag_name: str, engine: Engine | None = None, name: str | None = None
+) -> dict[str, Any]:
     """What a well-behaved engine needs to stay inside the rules: limits, moves, rates and where the PLC is."""
     tag = gateway.plant.config.tags[tag_name]
     rules = tag.setpoint
     if rules is None:  # unreachable: the config loader lets engines write only setpoints, which have rules
         raise ApiError(500, "internal_error")
     loop_name, loop = gateway.plant.loop_by_setpoint[tag_name]
+    autonomy = rules.autonomy.capped(engine.max_autonomy if engine else Autonomy.AUTONOMOUS)
+    earned = gateway.ledger.level(name, loop_name) if name is not None else None
     return {
         "tag": tag_name,
         "unit": tag.unit,
@@ -353,7 +359,7 @@ def envelope(gateway: Gateway, tag_name: str, engine: Engine | None = None) -> d
         },
         "deadband": rules.deadband,
         "min_write_interval_s": rules.min_write_interval_s,
-        "autonomy": rules.autonomy.capped(engine.max_autonomy if engine else Autonomy.AUTONOMOUS).value,
+        "autonomy": (autonomy if earned is None else autonomy.capped(earned)).value,
         "current_setpoint": gateway.snapshot.values.get(loop.working_sp),
         "loop": loop_name,
         "mode": gateway.loops[loop_name].state.mode.value,

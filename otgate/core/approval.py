@@ -20,6 +20,8 @@ class ApprovalOutcome(StrEnum):
     UNKNOWN = "unknown"  # no such pending recommendation (never queued, or already used)
     EXPIRED = "expired"
     MISMATCH = "mismatch"  # the digest does not match the queued recommendation
+    NEEDS_ANOTHER = "needs_another"  # dual approval: recorded; a different operator must approve too
+    SAME_OPERATOR = "same_operator"  # dual approval: this operator has already approved it (refused)
 
 
 def proposal_digest(proposal: Proposal) -> str:
