@@ -350,8 +350,10 @@ class Gateway:
         outcome = problem or (ApprovalOutcome.APPROVED if approve else ApprovalOutcome.REJECTED)
         if item is not None and problem is None:  # earned autonomy: dual approval, evidence, rubber stamps
             outcome = self.ledger.settle(user, item, approve, now)
+            if approve and proposal_id not in self.awaiting:  # the answer's evidence demoted the engine
+                outcome = ApprovalOutcome.WITHDRAWN
         if item is not None and outcome not in KEEP_QUEUED:
-            del self.awaiting[proposal_id]  # single use: approved, rejected or expired, it is gone
+            self.awaiting.pop(proposal_id, None)  # single use: approved, rejected or expired, it is gone
             self.ledger.forget(proposal_id)
         data = {"id": proposal_id, "outcome": outcome.value, "digest": digest}
         seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data)

@@ -51,6 +51,7 @@ APPROVAL_STATUS = {
     ApprovalOutcome.MISMATCH: 409,
     ApprovalOutcome.NEEDS_ANOTHER: 200,  # dual approval: recorded, waits for a different operator
     ApprovalOutcome.SAME_OPERATOR: 409,
+    ApprovalOutcome.WITHDRAWN: 409,
 }
 
 
