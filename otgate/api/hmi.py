@@ -34,6 +34,7 @@ from otgate.api.ai import (
     require_json,
 )
 from otgate.api.hmi_actions import add_action_routes
+from otgate.api.hmi_autonomy import add_autonomy_routes
 from otgate.api.hmi_console import MAX_STREAMS, Console, is_cross_origin
 from otgate.api.hmi_sessions import LOCKOUT_FAILURES, LOGIN_COOKIE, SESSION_COOKIE, new_token, same_token
 from otgate.api.hmi_view import TREND_WINDOW_S
@@ -120,6 +121,7 @@ def create_hmi_app(gateway: Gateway, *, config_path: Path | None = None) -> Fast
     _add_page_routes(app, console)
     _add_session_routes(app, console)
     add_action_routes(app, console)
+    add_autonomy_routes(app, console)
     return app
 
 

@@ -59,6 +59,7 @@ class Pending:
 
     key: Key
     required: int
+    risk: str | None = None
     approvers: tuple[str, ...] = ()
 
 
@@ -162,7 +163,7 @@ class Ledger:
         )
         self.entries[key] = entry
         if decision.verdict is Verdict.PENDING_APPROVAL and decision.approvals_required:
-            self.pending[proposal.id] = Pending(key, decision.approvals_required)
+            self.pending[proposal.id] = Pending(key, decision.approvals_required, decision.risk)
         if decision.is_write or decision.verdict is Verdict.PENDING_APPROVAL:
             self.recent.setdefault(proposal.tag, deque(maxlen=RECENT_SETPOINTS)).append(proposal.value)
         if refusal_class(decision) is RefusalClass.SAFETY:
@@ -188,7 +189,7 @@ class Ledger:
                 old or entry,
                 entry,
                 "new_model",
-                f"new model digest {digest[:12] or 'none'}: back to shadow",
+                f"new model digest {digest.removeprefix('sha256:')[:12] or 'none'}: back to shadow",
                 None,
             )
 
@@ -271,6 +272,25 @@ class Ledger:
         )
         reviews.append(Review(latency_s, approved))
         return rubber_stamp(tuple(reviews), policy.rubber_stamp)
+
+    def oversight_view(self, proposal: Proposal, move: float | None) -> dict[str, Any]:
+        """What an operator needs beside the proposal: its risk class, how many different operators must
+        approve it and who already has, and its predicted effect on the modelled variables."""
+        pending = self.pending.get(proposal.id)
+        effect = predicted_effect(self.plant.models, proposal.tag, move) if move is not None else {}
+        return {
+            "risk": pending.risk if pending is not None else None,
+            "approvals_required": pending.required if pending is not None else 1,
+            "approved_by": list(pending.approvers) if pending is not None else [],
+            "predicted_effect": [
+                {"variable": name, "change": change, "unit": self._unit(name)}
+                for name, change in effect.items()
+            ],
+        }
+
+    def _unit(self, name: str) -> str:
+        tag = self.plant.config.tags.get(name)
+        return tag.unit if tag is not None else ""
 
     def forget(self, proposal_id: str) -> None:
         self.pending.pop(proposal_id, None)

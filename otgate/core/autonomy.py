@@ -49,9 +49,6 @@ class Key:
     digest: str  # the model digest the engine sent ("" when it sends none)
     loop: str
 
-    def text(self) -> str:
-        return f"{self.engine}/{self.digest[:12] or 'unversioned'}/{self.loop}"
-
 
 @dataclass(frozen=True, slots=True)
 class Entry:

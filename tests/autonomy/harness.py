@@ -18,8 +18,8 @@ from otgate.field.fake import FakeLink
 from otgate.gateway import Answer, Gateway
 from tests.conftest import REMOTE_PLC, TANK_CONFIG
 
-DIGEST = "a1" * 32
-NEW_DIGEST = "b2" * 32
+DIGEST = "sha256:" + "a1" * 32
+NEW_DIGEST = "sha256:" + "b2" * 32
 # Every move of 0.4 mm against max_move 20 is 0.02: above 0.01, so "high" (one operator) unless bigger.
 POLICY = AutonomyPolicy(
     to_autonomous=SupervisedExit(min_reviewed=20, max_operator_rejection=0.05),
