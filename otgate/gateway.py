@@ -224,6 +224,7 @@ class Gateway:
         while len(self.awaiting) > self.plant.config.gateway.max_awaiting_approval:
             oldest = next(iter(self.awaiting))
             del self.awaiting[oldest]
+            self.ledger.forget(oldest)
             self._audit(
                 AuditKind.APPROVAL, GATEWAY, {"id": oldest, "outcome": "expired", "why": "queue full"}
             )
@@ -408,7 +409,7 @@ class Gateway:
             [n for n, r in self.loops.items() if r.state.mode in REMOTE_MODES], "config reload", now
         )
         self.plant = compile_plant(loaded.config)
-        self.ledger.plant = self.plant
+        self.ledger.reload(self.plant)
         self.memory = ProcessMemory(self.plant)
         self.generation += 1
         self.loops = {n: self.loops.get(n, LoopRuntime()) for n in loaded.config.loops}
@@ -480,6 +481,8 @@ class Gateway:
         ]:
             del self.awaiting[pid]
             self.ledger.forget(pid)
+            data = {"id": pid, "outcome": "withdrawn", "why": "engine demoted"}
+            self._audit(AuditKind.APPROVAL, GATEWAY, data)
 
     # ------------------------------------------------------------------------------------------ scan
 
@@ -837,9 +840,9 @@ class Gateway:
             code = f"{anomaly.code.value}:{anomaly.subject}"
             priority = "high" if anomaly.fallback else "medium"
             if self.raise_alarm(code, anomaly.detail, priority):
-                self.ledger.on_anomaly(anomaly.subject, anomaly.code.value, now)
                 data = {"anomaly": anomaly.code.value, "subject": anomaly.subject, "detail": anomaly.detail}
                 self._audit(AuditKind.ANOMALY, GATEWAY, data)
+                self.ledger.on_anomaly(anomaly.subject, anomaly.code.value, now)
             if anomaly.quarantine and anomaly.subject not in self.quarantined:
                 self.quarantined.add(anomaly.subject)
                 self._audit(

@@ -77,7 +77,6 @@ class Ledger:
         self.recent: dict[str, deque[float]] = {}  # setpoint tag -> recent setpoints (written or approved)
         self.reviews: dict[str, deque[Review]] = {}  # loop -> operators' answers, oldest first
         self.pending: dict[str, Pending] = {}  # proposal id -> who must still approve it
-        self.effects: dict[str, dict[str, float]] = {}  # proposal id -> predicted steady-state effect
         self.history: deque[dict[str, Any]] = deque(maxlen=500)  # level changes, newest last
         self.on_demoted: Callable[[str, str], None] = lambda loop, engine: None
 
@@ -143,9 +142,6 @@ class Ledger:
                 proposal.value, readback, tag.setpoint, decision.admissible, recent, policy.risk.min_history
             )
             risk = classify(found, policy.risk)
-            self.effects[proposal.id] = predicted_effect(
-                self.plant.models, proposal.tag, proposal.value - readback
-            )
         return oversee(decision, level, risk)
 
     def record(self, proposal: Proposal, decision: Decision, seq: int, now: float) -> None:
@@ -251,7 +247,6 @@ class Ledger:
         """An operator's final answer: evidence for the engine, and the rubber-stamp check for the loop.
         Returns the rubber-stamp alarm's detail when it should be (or stay) raised."""
         pending = self.pending.pop(proposal_id, None)
-        self.effects.pop(proposal_id, None)
         if pending is None:
             return None
         key, policy = pending.key, self.policy(pending.key.loop)
@@ -293,8 +288,13 @@ class Ledger:
         return tag.unit if tag is not None else ""
 
     def forget(self, proposal_id: str) -> None:
+        """The gateway dropped a queued proposal (answered, expired, evicted): its approvals go too."""
         self.pending.pop(proposal_id, None)
-        self.effects.pop(proposal_id, None)
+
+    def reload(self, plant: Plant) -> None:
+        """A config reload: the new policies apply; approvals decided under the old config are void."""
+        self.plant = plant
+        self.pending.clear()
 
     # ------------------------------------------------------------------------------------------ people
 
