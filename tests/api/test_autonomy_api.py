@@ -67,6 +67,7 @@ async def propose(gateway: Gateway, count: int, value: float = 650.4) -> list[di
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("role", ROLES)
+@pytest.mark.requirement("R-28")
 async def test_autonomy_role_matrix(gateway: Gateway, endpoint: Endpoint, role: str):
     await propose(gateway, 3)  # an eligible shadow entry to act on
     app = create_hmi_app(gateway)
@@ -86,6 +87,7 @@ async def test_autonomy_role_matrix(gateway: Gateway, endpoint: Endpoint, role: 
         assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
 
 
+@pytest.mark.requirement("R-24")
 async def test_sign_off_shadow_answers_shadow_until_signed_then_supervised(gateway: Gateway):
     decisions = await propose(gateway, 3)
     assert [d["decision"] for d in decisions] == ["shadow"] * 3
@@ -96,6 +98,7 @@ async def test_sign_off_shadow_answers_shadow_until_signed_then_supervised(gatew
     assert signed.actor == "operator:engineer" and signed.data["evidence"]["proposals"] == 3
 
 
+@pytest.mark.requirement("R-24")
 async def test_sign_off_not_eligible_refused_with_every_unmet_criterion(gateway: Gateway):
     await propose(gateway, 2)
     engineer = await log_in(create_hmi_app(gateway), "engineer")
@@ -105,6 +108,7 @@ async def test_sign_off_not_eligible_refused_with_every_unmet_criterion(gateway:
     assert gateway.ledger.level("optimizer", "LIC-101").value == "shadow"
 
 
+@pytest.mark.requirement("R-24")
 async def test_never_eligible_engine_refused_whatever_is_sent(gateway: Gateway):
     await propose(gateway, 5, value=900.0)  # out of range every time: safety-class refusals
     app = create_hmi_app(gateway)
@@ -123,6 +127,7 @@ async def test_never_eligible_engine_refused_whatever_is_sent(gateway: Gateway):
     ]
 
 
+@pytest.mark.requirement("R-29")
 async def test_demote_needs_a_reason_and_is_audited_by_name(gateway: Gateway):
     await propose(gateway, 3)
     app = create_hmi_app(gateway)

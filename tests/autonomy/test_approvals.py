@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from otgate.core.approval import ApprovalOutcome
 from otgate.core.autonomy_policy import AutonomyPolicy, RiskPolicy, RubberStampPolicy, ShadowExit
 from otgate.core.decision import Verdict
@@ -37,6 +39,7 @@ async def test_low_risk_move_in_supervised_is_applied_without_approval(tmp_path:
     assert day.rsp_writes()[-1:] == [answer.decision.value]
 
 
+@pytest.mark.requirement("R-29")
 async def test_highest_risk_move_needs_two_different_operators(tmp_path: Path):
     day = await supervised_day(tmp_path)
     await day.tick(30.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from otgate.core.approval import ApprovalOutcome
 from otgate.core.decision import Verdict
 from otgate.core.modes import LoopMode
@@ -37,6 +39,7 @@ async def through_supervised(day: Day, reviews: int = 20) -> None:
         await day.tick(1.0)
 
 
+@pytest.mark.requirement("R-24")
 async def test_lifecycle_well_behaved_engine_climbs_to_autonomous_on_evidence_and_sign_off(tmp_path: Path):
     day = Day(tmp_path)
     await day.tick(1.0)
@@ -66,6 +69,7 @@ async def test_lifecycle_well_behaved_engine_climbs_to_autonomous_on_evidence_an
     assert answer.decision.verdict is Verdict.ACCEPTED  # no approval needed any more
 
 
+@pytest.mark.requirement("R-24")
 async def test_lifecycle_one_safety_refusal_demotes_at_once(tmp_path: Path):
     day = Day(tmp_path)
     await through_shadow(day)
@@ -85,6 +89,7 @@ async def test_lifecycle_one_safety_refusal_demotes_at_once(tmp_path: Path):
     assert answer.decision.verdict is Verdict.PENDING_APPROVAL  # supervised again from the next proposal
 
 
+@pytest.mark.requirement("R-24")
 async def test_lifecycle_new_model_digest_goes_back_to_shadow_on_every_loop(tmp_path: Path):
     day = Day(tmp_path)
     await through_shadow(day)
@@ -97,6 +102,7 @@ async def test_lifecycle_new_model_digest_goes_back_to_shadow_on_every_loop(tmp_
     assert reset and reset[-1]["model_digest"] == NEW_DIGEST and reset[-1]["from"] == "supervised"
 
 
+@pytest.mark.requirement("R-24")
 async def test_lifecycle_never_eligible_engine_is_never_promoted_whatever_is_sent(tmp_path: Path):
     day = Day(tmp_path)
     for k in range(400):  # 16 h; one out-of-range proposal in every 50
@@ -108,6 +114,7 @@ async def test_lifecycle_never_eligible_engine_is_never_promoted_whatever_is_sen
     assert not [c for c in day.changes() if c["event"] == "sign_off"]
 
 
+@pytest.mark.requirement("R-24")
 async def test_lifecycle_operator_rejections_over_policy_demote(tmp_path: Path):
     day = Day(tmp_path)
     await through_shadow(day)
