@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -146,5 +148,31 @@ async def test_autonomy_sign_off_then_dual_approval_in_the_browser(browser: Brow
         lambda: [w for w in tank.sim.write_log if w.tag == "LIC-101.RSP"][writes_before:]
     )
     assert written[0].accepted
-    await first.context.close()
     await second.context.close()
+
+    # The operator demotes the engine by hand, with a reason: back to shadow, on record with the name.
+    await first.goto(f"{tank.hmi_url}/hmi/autonomy")
+    row = first.locator('tr.entry[data-loop="LIC-101"]')
+    await row.locator("button[data-demote]").click()
+    await expect(first.locator("#message")).to_contain_text("a reason is required")
+    await row.locator(".demote-reason").fill("moves too bold for night shift")
+    await row.locator("button[data-demote]").click()
+    await expect(first.locator("#message")).to_contain_text("supervised -> shadow")
+    assert gateway.ledger.level("optimizer", "LIC-101").value == "shadow"
+    demoted = [r for r in gateway.audit.records() if r.kind == "autonomy_change"][-1]
+    assert demoted.actor == "operator:operator" and "night shift" in demoted.data["reason"]
+    await first.context.close()
+
+
+async def test_autonomy_engineer_attaches_a_scorecard(browser: Browser, tank: Plant, tmp_path: Path):
+    card = tmp_path / "scorecard.json"
+    card.write_text(json.dumps({"summary": {"engine": "x:Y", "certified": True}, "scenarios": []}))
+    engineer = await logged_in(browser, tank, "engineer", "demo-engineer")
+    await engineer.goto(f"{tank.hmi_url}/hmi/autonomy")
+    row = engineer.locator('tr.entry[data-loop="LIC-101"]').first
+    await row.locator(".scorecard-file").set_input_files(str(card))
+    await row.locator("button[data-certificate]").click()
+    await expect(engineer.locator("#message")).to_contain_text("attached, sha256")
+    attached = [r for r in tank.service.gateway.audit.records() if r.data.get("event") == "certificate"]
+    assert attached and attached[-1].data["summary"] == {"engine": "x:Y", "certified": True}
+    await engineer.context.close()

@@ -25,6 +25,7 @@
   function describe(result) {
     const d = result.data || {};
     if (d.level) return d.from + " -> " + d.level;
+    if (d.sha256) return "attached, sha256 " + d.sha256.slice(0, 12);
     if (d.error) return d.error + (d.fields ? ": " + d.fields.map(function (f) { return f.msg; }).join("; ") : "");
     return JSON.stringify(d);
   }
@@ -46,6 +47,15 @@
       const pw = row.querySelector(".signoff-password");
       act("sign-off " + label, "/hmi/api/autonomy/sign-off", Object.assign({ password: pw.value }, key));
       pw.value = "";
+    } else if (b.dataset.certificate) {
+      const input = row.querySelector(".scorecard-file");
+      const file = input.files && input.files[0];
+      if (!file) { say("attach scorecard " + label + ": choose the scorecard.json of otgate hil certify", true); return; }
+      file.text().then(function (text) {
+        let card;
+        try { card = JSON.parse(text); } catch (e) { say("attach scorecard " + label + ": not JSON", true); return; }
+        act("attach scorecard " + label, "/hmi/api/autonomy/certificate", Object.assign({ scorecard: card }, key));
+      });
     } else if (b.dataset.demote) {
       const input = row.querySelector(".demote-reason");
       const reason = input.value.trim();
