@@ -96,7 +96,12 @@ def add_hil_commands(commands: Any) -> None:
     certify.add_argument(
         "paths", nargs="*", type=Path, help=f"scenario files or directories (default {DEFAULT_SCENARIOS})"
     )
-    certify.add_argument("--out", type=Path, default=Path("certification"), help="scorecard directory")
+    certify.add_argument(
+        "--out",
+        type=Path,
+        default=Path("certification"),
+        help="scorecard directory (default: ./certification)",
+    )
     certify.set_defaults(handler=cmd_hil_certify)
 
 
