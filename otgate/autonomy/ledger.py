@@ -33,7 +33,6 @@ from otgate.core.config import Autonomy
 from otgate.core.decision import Decision, Verdict
 from otgate.core.evidence import (
     RefusalClass,
-    Tally,
     count_anomaly,
     count_decision,
     count_review,
@@ -239,10 +238,6 @@ class Ledger:
                 )
         return ApprovalOutcome.APPROVED if approve else ApprovalOutcome.REJECTED
 
-    def approvers(self, proposal_id: str) -> tuple[str, ...]:
-        pending = self.pending.get(proposal_id)
-        return pending.approvers if pending is not None else ()
-
     def reviewed(self, proposal_id: str, approved: bool, latency_s: float, now: float) -> str | None:
         """An operator's final answer: evidence for the engine, and the rubber-stamp check for the loop.
         Returns the rubber-stamp alarm's detail when it should be (or stay) raised."""
@@ -398,9 +393,6 @@ class Ledger:
                 }
             )
         return rows
-
-    def totals(self) -> dict[Key, tuple[Entry, Tally]]:
-        return {key: (entry, entry.total) for key, entry in self.entries.items()}
 
 
 def _key_data(key: Key) -> dict[str, str]:
