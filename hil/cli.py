@@ -1,5 +1,5 @@
-"""`otgate hil run [PATH...] [--report DIR] [--junit FILE] [--protocol modbus|opcua]` and
-`otgate hil coverage [PATH...] [--hazards FILE]`.
+"""`otgate hil run [PATH...] [--report DIR] [--junit FILE] [--protocol modbus|opcua]`,
+`otgate hil coverage [PATH...] [--hazards FILE]` and `otgate hil certify ENGINE [PATH...] [--out DIR]`.
 
 Runs every scenario file given (directories are expanded to their *.yaml files), prints one progress line
 per scenario on stderr (a bar, the scenario, its verdict and wall time: plain text, so it reads the same
@@ -81,6 +81,59 @@ def add_hil_commands(commands: Any) -> None:
     )
     cover.add_argument("--hazards", type=Path, default=None, help="hazard list (default docs/hazards.yaml)")
     cover.set_defaults(handler=cmd_hil_coverage)
+    certify = sub.add_parser(
+        "certify",
+        help="run an engine against the scenario library; scorecard; exit 1 when not certified",
+        description=(
+            "Runs ENGINE (module:Class implementing otgate.client.Engine) in lock-step in place of each\n"
+            "scenario's scripted engines, and each scenario once more under conventional control alone;\n"
+            "writes scorecard.json and scorecard.md (docs/AUTONOMY.md). Exit 0 certified, 1 not, 2 bad input."
+        ),
+        epilog="example:\n  otgate hil certify otgate.client.demo_engine:DemoEngine hil/scenarios/ --out certification",
+        formatter_class=raw,
+    )
+    certify.add_argument("engine", metavar="ENGINE", help="the engine as module:Class")
+    certify.add_argument(
+        "paths", nargs="*", type=Path, help=f"scenario files or directories (default {DEFAULT_SCENARIOS})"
+    )
+    certify.add_argument(
+        "--out",
+        type=Path,
+        default=Path("certification"),
+        help="scorecard directory (default: ./certification)",
+    )
+    certify.set_defaults(handler=cmd_hil_certify)
+
+
+def cmd_hil_certify(args: argparse.Namespace) -> int:
+    import json
+
+    from hil.certify import certify, markdown, scorecard, source_digest
+    from hil.scenario import ScenarioError, load_scenario, scenario_paths
+    from otgate.client.engine import load_engine
+
+    try:
+        load_engine(args.engine)  # fail fast on a bad spec, before any simulation
+        scenarios = [load_scenario(p) for p in scenario_paths(list(args.paths) or [DEFAULT_SCENARIOS])]
+    except (ValueError, ImportError, ScenarioError) as error:
+        print(f"otgate hil certify: {error}", file=sys.stderr)
+        return 2
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    results = asyncio.run(certify(lambda: load_engine(args.engine), scenarios, report))
+    card = scorecard(args.engine, results, source_digest(load_engine(args.engine)))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scorecard.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    (args.out / "scorecard.md").write_text(markdown(card), encoding="utf-8")
+    summary = card["summary"]
+    print(
+        f"{'certified' if summary['certified'] else 'NOT certified'}: {summary['passed']}/{summary['scenarios']}"
+        f" scenarios, {summary['safety_refusals']} safety refusals, {summary['anomalies']} anomalies;"
+        f" scorecard in {args.out}"
+    )
+    return 0 if summary["certified"] else 1
 
 
 def cmd_hil_coverage(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hil.candidate import CandidateEngine
 from hil.child import ChildGateway
 from hil.conditions import parse_condition
 from hil.derived import derived_names, with_derived_last
@@ -43,7 +44,7 @@ from hil.profiles import PeriodicProfile, Profile, RampProfile
 from hil.record import Event, RunRecord, read_audit, trace_hash
 from hil.run_metrics import peak_rss_mb
 from hil.scenario import Injection, Scenario
-from hil.subjects import SUBJECTS, GatewayUnderTest
+from hil.subjects import SUBJECTS, GatewayUnderTest, RealGateway
 from hil.tracing import trace_row
 from hil.wiring import (
     apply_plc_action,
@@ -57,6 +58,7 @@ from hil.wiring import (
     url_port,
     with_port,
 )
+from otgate.client.engine import Engine
 from otgate.core.config import PlantConfig, Protocol
 from otgate.runtime.clock import ManualClock
 from simulator import faults as sim_faults
@@ -77,6 +79,7 @@ class _Run:
         protocol: Protocol,
         data_dir: Path,
         binding: PlantBinding | None = None,
+        candidate: Engine | None = None,
     ) -> None:
         self.scenario = scenario
         self.subject_kind = subject
@@ -97,7 +100,11 @@ class _Run:
         self.link: LinkControl | None = None
         self.ports: tuple[int, ...] = ()
         self.runtime: SimRuntime[FaultySimulation] | None = None
-        self.engines = [self._engine(i, spec) for i, spec in enumerate(scenario.engines)]
+        self.engines: list[ScriptedEngine | CandidateEngine] = [
+            self._engine(i, spec) for i, spec in enumerate(scenario.engines)
+        ]
+        if candidate is not None:  # otgate hil certify: the engine under test speaks instead
+            self.engines = [self._candidate(candidate, spec) for spec in scenario.engines[:1]]
         self.offsets = {spec.id: spec.clock_offset for spec in scenario.engines}
         self.events: list[Event] = []
         self.rows: list[dict[str, float]] = []
@@ -123,6 +130,10 @@ class _Run:
             period_s=spec.period,
             rng=generator(self.scenario.seed, f"engine:{spec.id}", index),
         )
+
+    def _candidate(self, candidate: Engine, spec: Any) -> CandidateEngine:
+        token = spec.token or DEMO_TOKENS[self.scenario.plant]
+        return CandidateEngine(spec.id, spec.tag, token, candidate, spec.start, spec.stop, spec.period)
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
@@ -196,6 +207,8 @@ class _Run:
         for engine in self.engines:
             sp = self._working_sp(engine.tag)
             epoch = EPOCH + t + self.offsets.get(engine.id, 0.0)
+            if isinstance(engine, CandidateEngine) and isinstance(self.gateway, RealGateway):
+                await engine.prepare(self.gateway, t, epoch)
             for submission in engine.act(t, epoch, sp, state):
                 reply = await self._post(submission)
                 if reply is not None:
@@ -366,6 +379,7 @@ async def run_scenario(
     protocol: str | None = None,
     data_dir: Path | None = None,
     plant_model: Path | None = None,
+    candidate: Engine | None = None,
 ) -> RunRecord:
     """Run `scenario` against `subject` ("otgate" or "passthrough"); `protocol` overrides the file's, and
     `plant_model` (an FMU plant spec, simulator.fmu_plant) the scenario's `plant_model`."""
@@ -382,7 +396,7 @@ async def run_scenario(
         binding = plant_model_of(scenario, plant_model)
         if binding is not None:
             stack.callback(binding.close)
-        run = _Run(scenario, subject, chosen, data_dir, binding)
+        run = _Run(scenario, subject, chosen, data_dir, binding, candidate)
         if any(i.do in FRAME_ACTIONS for i in scenario.timeline):
             # Held and cut frames make the gateway's Modbus client time out on purpose; its error log
             # (with a frame dump) would bury the run's own report. The gateway's audit records each one.

@@ -111,6 +111,12 @@ class RealGateway:
         response = await self._client.post("/v1/recommendations", content=body, headers=headers)
         return Reply(response.status_code, response.content)
 
+    async def get(self, token: str, path: str) -> bytes:
+        """An engine's read of the AI API (`/v1/tags`, `/v1/state`), for engines that see the plant."""
+        response = await self._client.get(path, headers={"authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        return response.content
+
     async def scan(self, now: float) -> None:
         await self.gateway.scan(now)
 

@@ -195,7 +195,7 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
         def read() -> dict[str, Any]:
             record_read(request, name, engine)
             return {
-                "writable": [envelope(view, tag, engine) for tag in engine.writes],
+                "writable": [envelope(view, tag, engine, name) for tag in engine.writes],
                 "readable": readable(view, engine),
             }
 
@@ -228,6 +228,8 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
             ],
             # This engine's clock against the gateway's, as measured (positive: behind); null until known.
             "clock_offset_s": view.engine_clock_offset(name),
+            # Earned autonomy (docs/AUTONOMY.md): this engine's level and evidence per loop with a policy.
+            "autonomy": view.autonomy_summary(engine=name),
         }
 
     @app.get("/healthz")
@@ -360,13 +362,17 @@ def to_proposal(item: Recommendation, engine: str) -> Proposal:
     )
 
 
-def envelope(view: GatewayView, tag_name: str, engine: Engine | None = None) -> dict[str, Any]:
+def envelope(
+    view: GatewayView, tag_name: str, engine: Engine | None = None, name: str | None = None
+) -> dict[str, Any]:
     """What a well-behaved engine needs to stay inside the rules: limits, moves, rates and where the PLC is."""
     tag = view.config.tags[tag_name]
     rules = tag.setpoint
     if rules is None:  # unreachable: the config loader lets engines write only setpoints, which have rules
         raise ApiError(500, "internal_error")
     loop_name, loop = view.plant.loop_by_setpoint[tag_name]
+    autonomy = rules.autonomy.capped(engine.max_autonomy if engine else Autonomy.AUTONOMOUS)
+    earned = view.earned_level(name, loop_name) if name is not None else None
     return {
         "tag": tag_name,
         "unit": tag.unit,
@@ -379,7 +385,7 @@ def envelope(view: GatewayView, tag_name: str, engine: Engine | None = None) -> 
         },
         "deadband": rules.deadband,
         "min_write_interval_s": rules.min_write_interval_s,
-        "autonomy": rules.autonomy.capped(engine.max_autonomy if engine else Autonomy.AUTONOMOUS).value,
+        "autonomy": (autonomy if earned is None else autonomy.capped(earned)).value,
         "current_setpoint": view.snapshot.values.get(loop.working_sp),
         "loop": loop_name,
         "mode": view.loop_state(loop_name).mode.value,

@@ -35,6 +35,7 @@ from otgate.api.ai import (
 )
 from otgate.api.hmi_actions import add_action_routes
 from otgate.api.hmi_alarm_routes import add_alarm_routes
+from otgate.api.hmi_autonomy import add_autonomy_routes
 from otgate.api.hmi_changes import add_change_routes
 from otgate.api.hmi_console import MAX_STREAMS, Console, is_cross_origin
 from otgate.api.hmi_sessions import LOCKOUT_FAILURES, LOGIN_COOKIE, SESSION_COOKIE, new_token, same_token
@@ -124,6 +125,7 @@ def create_hmi_app(gateway: Gateway, *, config_path: Path | None = None) -> Fast
     add_action_routes(app, console)
     add_alarm_routes(app, console)
     add_change_routes(app, console)
+    add_autonomy_routes(app, console)
     return app
 
 

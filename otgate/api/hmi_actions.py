@@ -49,6 +49,9 @@ APPROVAL_STATUS = {
     ApprovalOutcome.UNKNOWN: 404,
     ApprovalOutcome.EXPIRED: 409,
     ApprovalOutcome.MISMATCH: 409,
+    ApprovalOutcome.NEEDS_ANOTHER: 200,  # dual approval: recorded, waits for a different operator
+    ApprovalOutcome.SAME_OPERATOR: 409,
+    ApprovalOutcome.WITHDRAWN: 409,
 }
 
 

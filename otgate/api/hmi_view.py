@@ -205,6 +205,7 @@ def _approval_view(gateway: Gateway, item: AwaitingApproval, ttl: float, now: fl
     values = gateway.snapshot.values
     sp = _finite(values.get(found[1].working_sp)) if found else None
     rules = config.tags[proposal.tag].setpoint if proposal.tag in config.tags else None
+    move = proposal.value - sp if sp is not None and math.isfinite(proposal.value) else None
     return {
         "id": proposal.id,
         "engine": proposal.engine,
@@ -213,12 +214,13 @@ def _approval_view(gateway: Gateway, item: AwaitingApproval, ttl: float, now: fl
         "value": _finite(proposal.value),
         "pv": _finite(values.get(found[1].pv)) if found else None,
         "sp": sp,
-        "move": proposal.value - sp if sp is not None and math.isfinite(proposal.value) else None,
+        "move": move,
         "limits": {"lo": rules.limits.lo, "hi": rules.limits.hi} if rules else None,
         "model_digest": proposal.model_digest,
         "rationale": _clip(item.rationale),
         "digest": item.digest,
         "expires_in_s": max(0.0, ttl - (now - item.queued_at)),
+        **gateway.ledger.oversight_view(proposal, move),  # risk class, approvals, predicted effect
     }
 
 

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from otgate.api.autonomy_metrics import autonomy_metrics
 from otgate.core.modes import LoopMode
 from otgate.runtime.view import GatewayView
 
@@ -50,6 +51,7 @@ class GatewayCollector(Collector):
             if offset is not None:
                 offsets.add_metric([engine], offset)
         yield offsets
+        yield from autonomy_metrics(self.view)
         yield GaugeMetricFamily(
             "otgate_plc_available",
             "1 when every PLC link is up",

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt
 
+from otgate.api.autonomy_schemas import AutonomyOut
+
 MAX_BODY_BYTES = 256 * 1024
 Text = Annotated[str, Field(max_length=200)]
 
@@ -73,7 +75,7 @@ class Range(AnswerModel):
 
 class DecisionOut(AnswerModel):
     id: str
-    decision: Literal["accepted", "ramping", "rejected", "pending_approval", "advisory"]
+    decision: Literal["accepted", "ramping", "rejected", "pending_approval", "advisory", "shadow"]
     reasons: list[ReasonOut]
     written_value: float | None
     audit_seq: int
@@ -114,7 +116,8 @@ class EnvelopeOut(AnswerModel):
     change_budget: BudgetOut
     deadband: float
     min_write_interval_s: float
-    autonomy: Literal["advisory", "supervised", "autonomous"]  # the tag's, capped by the engine's own
+    # The tag's, capped by the engine's own and by the level it has earned on the loop (docs/AUTONOMY.md).
+    autonomy: Literal["shadow", "advisory", "supervised", "autonomous"]
     current_setpoint: float | None
     loop: str
     mode: str
@@ -157,6 +160,7 @@ class StateOut(AnswerModel):
     alarms: list[AlarmOut]
     # This engine's measured clock offset in seconds (positive: behind the gateway), null until known.
     clock_offset_s: float | None = None
+    autonomy: list[AutonomyOut] = []
 
 
 def epoch(moment: datetime) -> float:

@@ -20,6 +20,9 @@ class ApprovalOutcome(StrEnum):
     UNKNOWN = "unknown"  # no such pending recommendation (never queued, or already used)
     EXPIRED = "expired"
     MISMATCH = "mismatch"  # the digest does not match the queued recommendation
+    NEEDS_ANOTHER = "needs_another"  # dual approval: recorded; a different operator must approve too
+    SAME_OPERATOR = "same_operator"  # dual approval: this operator has already approved it (refused)
+    WITHDRAWN = "withdrawn"  # the engine was demoted before the approval completed: nothing is written
 
 
 def proposal_digest(proposal: Proposal) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from otgate.core.autonomy_policy import AutonomyPolicy
 from otgate.core.codec import DataType, is_representable
 from otgate.core.config_base import (
     FiniteFloat,
@@ -70,13 +71,14 @@ class Band(Model):
 
 
 class Autonomy(StrEnum):
+    SHADOW = "shadow"  # judged and recorded with what it would have received; not shown as actionable
     ADVISORY = "advisory"  # never written, shown to operators
     SUPERVISED = "supervised"  # written only after an operator approves it
     AUTONOMOUS = "autonomous"  # written when every rule passes
 
     def capped(self, ceiling: Autonomy) -> Autonomy:
         """The lower of the two: a tag's autonomy as one engine may use it."""
-        order = (Autonomy.ADVISORY, Autonomy.SUPERVISED, Autonomy.AUTONOMOUS)
+        order = (Autonomy.SHADOW, Autonomy.ADVISORY, Autonomy.SUPERVISED, Autonomy.AUTONOMOUS)
         return min(self, ceiling, key=order.index)
 
 
@@ -220,6 +222,9 @@ class Loop(Model):
     description: str = ""
     max_deviation: PositiveFloat | None = None  # |PV - SP| above this while AI drives the loop ...
     deviation_time_s: PositiveFloat = 300.0  # ... for this long -> PV_SP_DEVIATION
+    # Earned autonomy (docs/AUTONOMY.md): engines start in shadow here and climb on evidence and sign-off.
+    # None: the setpoint tag's static autonomy applies, as it always has.
+    autonomy: AutonomyPolicy | None = None
 
 
 class Interlock(Model):

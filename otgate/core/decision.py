@@ -12,6 +12,7 @@ class Verdict(StrEnum):
     REJECTED = "rejected"  # nothing written
     PENDING_APPROVAL = "pending_approval"  # supervised tag: waits for an operator, then re-validated
     ADVISORY = "advisory"  # advisory tag: shown to operators, never written
+    SHADOW = "shadow"  # shadow level: recorded with what it would have received, never shown or written
 
 
 class ReasonCode(StrEnum):
@@ -63,6 +64,11 @@ class Decision:
     ramp: tuple[float, ...] = ()
     # The setpoints the look-ahead admits now (lo, hi), within the hard limits; None without models.
     admissible: tuple[float, float] | None = None
+    # Earned autonomy (otgate.core.oversight): what the chain alone would have done (set when the engine's
+    # level held it back), the move's risk class and how many different operators must approve it.
+    would_be: Verdict | None = None
+    risk: str | None = None
+    approvals_required: int = 0
 
     @property
     def codes(self) -> tuple[ReasonCode, ...]:

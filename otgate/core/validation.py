@@ -368,6 +368,8 @@ def _approved(
     ramp: tuple[float, ...],
     reasons: tuple[Reason, ...] = (),
 ) -> Decision:
+    if autonomy is Autonomy.SHADOW:
+        return Decision(proposal.id, proposal.tag, Verdict.SHADOW, reasons, None, ramp)
     if autonomy is Autonomy.ADVISORY:
         return Decision(proposal.id, proposal.tag, Verdict.ADVISORY, reasons, None, ramp)
     if autonomy is Autonomy.SUPERVISED:

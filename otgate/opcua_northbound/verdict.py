@@ -5,7 +5,7 @@ A legacy optimiser only sees the write's StatusCode, so the code must say the ve
     accepted, ramping                  Good                   (the value, or its first ramp step, is written)
     rejected NO_CHANGE only            Good                   (already there within the deadband; nothing to do)
     pending_approval                   GoodCompletesAsynchronously (an operator decides; nothing written yet)
-    advisory                           BadNotWritable         (this tag is never written for an engine)
+    advisory, shadow                   BadNotWritable         (not written for this engine at its level)
     rejected                           the first reason's code below, in rule order
 
 The reasons themselves, with their details, are in the write's DiagnosticInfo when the client asks for
@@ -42,7 +42,7 @@ def status_for(decision: Decision) -> int:
         return StatusCodes.Good
     if decision.verdict is Verdict.PENDING_APPROVAL:
         return StatusCodes.GoodCompletesAsynchronously
-    if decision.verdict is Verdict.ADVISORY:
+    if decision.verdict in (Verdict.ADVISORY, Verdict.SHADOW):
         return StatusCodes.BadNotWritable
     if decision.codes == (ReasonCode.NO_CHANGE,):
         return StatusCodes.Good

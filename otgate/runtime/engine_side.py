@@ -62,6 +62,7 @@ class EngineSide(ScanCycle):
         answers = []
         for proposal, decision, text, record in zip(proposals, decisions, texts, records[1::2], strict=True):
             self.seen_ids[proposal.id] = now
+            self.ledger.record(proposal, decision, record, now)
             self._count(decision)
             if decision.is_write:
                 self._queue(WriteIntent(proposal, record, WriteSource.AI, self.generation))
@@ -96,6 +97,7 @@ class EngineSide(ScanCycle):
         while len(self.awaiting) > self.plant.config.gateway.max_awaiting_approval:
             oldest = next(iter(self.awaiting))
             del self.awaiting[oldest]
+            self.ledger.forget(oldest)
             self._audit(
                 AuditKind.APPROVAL, GATEWAY, {"id": oldest, "outcome": "expired", "why": "queue full"}
             )
@@ -170,7 +172,12 @@ class EngineSide(ScanCycle):
         self, proposal: Proposal, snapshot: Snapshot, history: History, now: float, wall: float
     ) -> Decision:
         try:
-            return validate(proposal, snapshot, self.plant, history, now, wall=wall)
+            return self.ledger.decide(
+                proposal,
+                snapshot,
+                lambda view: validate(proposal, view, self.plant, history, now, wall=wall),
+                now,
+            )
         except Exception:  # a bug in the core must fail closed, never open
             log.exception("validate raised for %s", proposal.id)
             reason = Reason(ReasonCode.INTERNAL_ERROR, "internal error; recorded in the audit trail")

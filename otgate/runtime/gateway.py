@@ -45,6 +45,11 @@ from otgate.runtime.state import REMOTE_MODES, AuditUnavailable, LoopRuntime
 
 log = logging.getLogger(__name__)
 
+# Approval answers after which the proposal stays queued (a wrong digest, or a dual approval's first half).
+KEEP_QUEUED = frozenset(
+    {ApprovalOutcome.MISMATCH, ApprovalOutcome.NEEDS_ANOTHER, ApprovalOutcome.SAME_OPERATOR}
+)
+
 
 class Gateway(EngineSide):
     """The whole gateway: every layer below, plus what operators and engineers do through the HMI."""
@@ -86,8 +91,13 @@ class Gateway(EngineSide):
         item = self.awaiting.get(proposal_id)
         problem = judge(item, digest, self.plant.config.gateway.approval_ttl_s, now)
         outcome = problem or (ApprovalOutcome.APPROVED if approve else ApprovalOutcome.REJECTED)
-        if item is not None and outcome is not ApprovalOutcome.MISMATCH:
-            del self.awaiting[proposal_id]  # single use: approved, rejected or expired, it is gone
+        if item is not None and problem is None:  # earned autonomy: dual approval, evidence, rubber stamps
+            outcome = self.ledger.settle(user, item, approve, now)
+            if approve and proposal_id not in self.awaiting:  # the answer's evidence demoted the engine
+                outcome = ApprovalOutcome.WITHDRAWN
+        if item is not None and outcome not in KEEP_QUEUED:
+            self.awaiting.pop(proposal_id, None)  # single use: approved, rejected or expired, it is gone
+            self.ledger.forget(proposal_id)
         data = {"id": proposal_id, "outcome": outcome.value, "digest": digest}
         seq = self._audit(AuditKind.APPROVAL, f"operator:{user}", data)
         if seq < 0:
@@ -141,6 +151,7 @@ class Gateway(EngineSide):
             [n for n, r in self.loops.items() if r.state.mode in REMOTE_MODES], "config reload", now
         )
         self.plant = compile_plant(loaded.config)
+        self.ledger.reload(self.plant)
         self.memory = ProcessMemory(self.plant)
         self.generation += 1
         self.loops = {n: self.loops.get(n, LoopRuntime()) for n in loaded.config.loops}

@@ -58,6 +58,7 @@ class ModeAuthority(GatewayState):
             if self.raise_alarm(code, anomaly.detail, priority):
                 data = {"anomaly": anomaly.code.value, "subject": anomaly.subject, "detail": anomaly.detail}
                 self._audit(AuditKind.ANOMALY, GATEWAY, data)
+                self.ledger.on_anomaly(anomaly.subject, anomaly.code.value, now)
             if anomaly.quarantine and anomaly.subject not in self.quarantined:
                 self.quarantined.add(anomaly.subject)
                 self._audit(

@@ -38,7 +38,19 @@ def decision_data(decision: Decision) -> dict[str, Any]:
         "reasons": [{"code": r.code.value, "detail": r.detail} for r in decision.reasons],
         "value": decision.value,
         "ramp_steps": len(decision.ramp),
-    }
+    } | _oversight_data(decision)
+
+
+def _oversight_data(decision: Decision) -> dict[str, Any]:
+    """Earned autonomy's additions, only when it applied (records of loops without a policy are as before)."""
+    data: dict[str, Any] = {}
+    if decision.would_be is not None:
+        data["would_be"] = decision.would_be.value
+    if decision.risk is not None:
+        data["risk"] = decision.risk
+    if decision.approvals_required:
+        data["approvals_required"] = decision.approvals_required
+    return data
 
 
 def start_entries(

@@ -28,9 +28,11 @@ from otgate.core.monitors import MonitorStates
 from otgate.core.plant import Plant
 from otgate.core.process_memory import ProcessMemory
 from otgate.core.proposal import History, Snapshot, WriteEvent
+from otgate.core.validation import WriteSource
 from otgate.field.link import FieldLink
 from otgate.runtime.clock import Clock
 from otgate.runtime.intent import WriteIntent
+from otgate.runtime.ledger import Ledger
 
 log = logging.getLogger(__name__)
 GATEWAY = "gateway"
@@ -100,6 +102,8 @@ class GatewayState:
         self.audit_failed = False
         self.audit_writer = AuditWriter(audit)
         self._deferred: list[Future[None]] | None = None  # inside submit_durably: commits to wait for
+        self.ledger = Ledger(plant, self._audit, self.raise_alarm, self.clear_alarm)  # docs/AUTONOMY.md
+        self.ledger.on_demoted = self._drop_engine_pending
 
     def loop_modes(self) -> dict[str, LoopMode]:
         return {name: runtime.state.mode for name, runtime in self.loops.items()}
@@ -194,3 +198,21 @@ class GatewayState:
     def _drop_pending(self, loop_name: str) -> None:
         sp = self.plant.config.loops[loop_name].sp
         self.pending.pop(sp, None)
+
+    def _drop_engine_pending(self, loop_name: str, engine: str) -> None:
+        """A demoted engine's queued writes and approvals on the loop go: demotion takes effect at once."""
+        sp = self.plant.config.loops[loop_name].sp
+        intent = self.pending.get(sp)
+        if (
+            intent is not None
+            and intent.source is not WriteSource.OPERATOR
+            and intent.proposal.engine == engine
+        ):
+            del self.pending[sp]
+        for pid in [
+            i for i, a in self.awaiting.items() if a.proposal.engine == engine and a.proposal.tag == sp
+        ]:
+            del self.awaiting[pid]
+            self.ledger.forget(pid)
+            data = {"id": pid, "outcome": "withdrawn", "why": "engine demoted"}
+            self._audit(AuditKind.APPROVAL, GATEWAY, data)

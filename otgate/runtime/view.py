@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from otgate.core.alarms import Alarm
 from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditRecord
-from otgate.core.config import PlantConfig
+from otgate.core.config import Autonomy, PlantConfig
 from otgate.core.modes import LoopState
 from otgate.core.plant import Plant
 from otgate.core.proposal import Snapshot
@@ -72,6 +73,14 @@ class GatewayView:
 
     def engine_clock_offset(self, engine: str) -> float | None:
         return self._gateway.engine_clock_offset(engine)
+
+    def earned_level(self, engine: str, loop: str) -> Autonomy | None:
+        """The level an engine's current model has earned on a loop (None: the loop has no policy)."""
+        return self._gateway.ledger.level(engine, loop)
+
+    def autonomy_summary(self, engine: str | None = None) -> list[dict[str, Any]]:
+        """The evidence ledger's entries (one engine's when given), as plain data (docs/AUTONOMY.md)."""
+        return self._gateway.ledger.summary(self._gateway.clock.monotonic(), engine=engine)
 
     def records(self, from_seq: int = 1) -> Iterator[AuditRecord]:
         return self._gateway.audit.records(from_seq)

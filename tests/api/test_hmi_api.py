@@ -268,7 +268,9 @@ def test_role_matrix_covers_every_hmi_endpoint(app: Any):
     }
     outside = {"GET /hmi/login", "POST /hmi/login", "POST /hmi/api/session"}  # logging in itself
     streamed = {"GET /hmi/events"}  # same gate as GET /hmi/api/state; driven in tests/hmi
-    covered = {route_of(app, e.method, e.path) for e in ENDPOINTS}
+    from tests.api.test_autonomy_api import ENDPOINTS as AUTONOMY  # its own matrix, with a policy
+
+    covered = {route_of(app, e.method, e.path) for e in [*ENDPOINTS, *AUTONOMY]}
     assert served - outside - streamed == covered
 
 

@@ -21,6 +21,7 @@ def decided(verdict: Verdict, *codes: ReasonCode) -> Decision:
         (decided(Verdict.RAMPING, ReasonCode.RATE_EXCEEDED), "Good"),
         (decided(Verdict.PENDING_APPROVAL), "GoodCompletesAsynchronously"),
         (decided(Verdict.ADVISORY), "BadNotWritable"),
+        (decided(Verdict.SHADOW), "BadNotWritable"),  # earned autonomy: not written at this level
         (decided(Verdict.REJECTED, ReasonCode.NO_CHANGE), "Good"),
         (decided(Verdict.REJECTED, ReasonCode.OUT_OF_RANGE, ReasonCode.MOVE_TOO_LARGE), "BadOutOfRange"),
         (decided(Verdict.REJECTED, ReasonCode.NOT_AUTHORIZED), "BadUserAccessDenied"),
@@ -58,4 +59,6 @@ def test_status_for_is_good_only_when_the_value_is_written_or_already_there(
     written = verdict in (Verdict.ACCEPTED, Verdict.RAMPING)
     already_there = verdict is Verdict.REJECTED and codes == [ReasonCode.NO_CHANGE]
     assert (name == "Good") == (written or already_there)
-    assert name.startswith("Bad") == (verdict in (Verdict.REJECTED, Verdict.ADVISORY) and not already_there)
+    assert name.startswith("Bad") == (
+        verdict in (Verdict.REJECTED, Verdict.ADVISORY, Verdict.SHADOW) and not already_there
+    )

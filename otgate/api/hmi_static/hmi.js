@@ -179,6 +179,17 @@
 
   function setCell(tr, index, text) { tr.children[index].textContent = text; }
 
+  // Risk class, dual-approval progress and predicted effect, as the server template writes them.
+  function oversight(a) {
+    const by = a.approved_by || [];
+    let text = (a.risk ? a.risk + " risk" : "risk not tiered") + " · " + by.length + " of " + a.approvals_required + " approvals";
+    if (by.length) text += " (" + by.join(", ") + ")";
+    (a.predicted_effect || []).forEach(function (e) {
+      text += " · predicted " + e.variable + " " + (e.change >= 0 ? "+" : "") + Number(e.change.toPrecision(3)) + " " + e.unit;
+    });
+    return text;
+  }
+
   function renderApprovals(items) {
     keyed(document.getElementById("approvals"), items,
       function (a) { return a.id; },
@@ -190,7 +201,8 @@
           act.appendChild(button("Reject", { "data-reject": a.id, "data-digest": a.digest }));
         }
         const limits = a.limits ? num(a.limits.lo) + " … " + num(a.limits.hi) : "";
-        const tr = row([a.id, a.engine, a.tag, "", "", num(a.value), "", limits, untrusted(a.rationale), "", act]);
+        const tr = row([a.id, a.engine, a.tag, "", "", num(a.value), "", limits, untrusted(a.rationale), "", "", act]);
+        tr.children[10].className = "oversight";
         tr.dataset.id = a.id;
         return tr;
       },
@@ -199,7 +211,8 @@
         setCell(tr, 4, num(a.sp));
         setCell(tr, 6, num(a.move));
         setCell(tr, 9, Math.floor(a.expires_in_s) + " s");
-      }, 11);
+        setCell(tr, 10, oversight(a));
+      }, 12);
   }
 
   function shelveControls(a) {
