@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -119,7 +118,7 @@ class ModbusLink:
         *,
         reconnect_delay_s: float = 0.1,
         reconnect_delay_max_s: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if plc.modbus is None:
             raise ValueError("PLC connection has no 'modbus' section")

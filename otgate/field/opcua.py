@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 from asyncua import Client, ua
@@ -142,7 +141,7 @@ class OpcUaLink:
         *,
         reconnect_delay_s: float = 0.1,
         reconnect_delay_max_s: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if plc.opcua is None:
             raise ValueError("PLC connection has no 'opcua' section")

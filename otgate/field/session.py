@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 
 from otgate.field.backoff import Backoff
@@ -35,11 +34,16 @@ class FieldSession:
         *,
         reconnect_delay_s: float,
         reconnect_delay_max_s: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.errors: tuple[type[BaseException], ...] = TRANSPORT_ERRORS + library_errors
         self.lock = asyncio.Lock()
-        self.backoff = Backoff(reconnect_delay_s, reconnect_delay_max_s, clock)
+        # No clock given: the back-off's own default (the system's monotonic clock, read in one place).
+        self.backoff = (
+            Backoff(reconnect_delay_s, reconnect_delay_max_s)
+            if clock is None
+            else Backoff(reconnect_delay_s, reconnect_delay_max_s, clock)
+        )
         self._describe = describe
         self._drop = drop
 
