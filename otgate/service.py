@@ -29,6 +29,8 @@ from otgate.core.config import Listener as ListenerSettings
 from otgate.core.config import PlantConfig, Protocol
 from otgate.core.modes import PlcMode
 from otgate.core.plant import compile_plant
+from otgate.deploy.notify import service_manager
+from otgate.deploy.tls import uvicorn_tls_options
 from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
@@ -66,26 +68,36 @@ class Listener:
     task: asyncio.Task[None]
     host: str
     port: int
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
 
 async def start_listener(
-    app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None = None
+    app: Callable[..., Any],
+    host: str,
+    port: int,
+    settings: ListenerSettings | None = None,
+    base: Path = Path("."),
 ) -> Listener:
     settings = settings or ListenerSettings(host=host, port=port)
+    tls = uvicorn_tls_options(settings.tls, base)
     server = _QuietServer(
         uvicorn.Config(
             app,
             host=host,
             port=port,
             http=guarded_protocol(settings.max_connections, settings.request_timeout_s),
-            log_level="warning",
+            # No handlers of uvicorn's own: its records go to the process's one handler
+            # (otgate.deploy.logs), with the same format, level and redaction.
+            log_config=None,
+            log_level=None,
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=1,
+            **tls,
         )
     )
     task = asyncio.create_task(server.serve())
@@ -95,7 +107,7 @@ async def start_listener(
                 task.result()  # re-raise why it could not start (port in use, ...)
             await asyncio.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
-    return Listener(server, task, host, int(bound))
+    return Listener(server, task, host, int(bound), "https" if tls else "http")
 
 
 class GatewayService:
@@ -150,9 +162,10 @@ class GatewayService:
         self.audit.append(AuditKind.GATEWAY_START, GATEWAY, start, now)
         hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
         gateway = config.gateway
-        self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi)
+        base = Path(self.loaded.path).parent  # TLS files are named relative to the config file
+        self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi, base)
         self.api = await start_listener(
-            create_ai_app(self.gateway), gateway.api.host, self.api_port, gateway.api
+            create_ai_app(self.gateway), gateway.api.host, self.api_port, gateway.api, base
         )
         if config.gateway.opcua_northbound is not None:
             # Relative certificate paths in the northbound settings are taken from the config file's folder.
@@ -258,8 +271,9 @@ async def run_until_signalled(loaded: LoadedConfig, data_dir: Path) -> None:
         )
         if service.northbound is not None:
             print(f"otgate {loaded.config.plant}: OPC UA northbound {service.northbound.url}", flush=True)
-        await stop.wait()
-        print("otgate: stopping; every loop back to conventional control", flush=True)
+        async with service_manager(lambda: service.gateway.scans):
+            await stop.wait()
+            print("otgate: stopping; every loop back to conventional control", flush=True)
     c = service.gateway.counters
     print(
         f"summary    scans {service.gateway.scans}, recommendations {c.recommendations}, accepted {c.accepted},"

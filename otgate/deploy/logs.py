@@ -32,7 +32,7 @@ _SECRETS = (
     re.compile(
         r"(?i)(\"?(?:password|passwd|token|secret|csrf_token|x-csrf-token)\"?\s*[:=]\s*\"?)[^\s\"',;&}]+"
     ),
-    re.compile(r"()\$argon2(?:id|i|d)\$[^\s\"',;]+"),
+    re.compile(r"()\$argon2(?:id|i|d)\$[^\s\"']+"),
 )
 
 
