@@ -26,8 +26,15 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def _issue(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: ec.EllipticCurvePrivateKey,
-           *, ca: bool = False, usage: x509.ObjectIdentifier | None = None) -> x509.Certificate:
+def _issue(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    signer: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool = False,
+    usage: x509.ObjectIdentifier | None = None,
+) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -65,5 +72,10 @@ def make_pki(folder: Path) -> Pki:
     _write(folder / "ca.pem", ca)
     _write(folder / "server.pem", server, server_key)
     _write(folder / "client.pem", client, client_key)
-    return Pki(folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "client.pem",
-               folder / "client.key")
+    return Pki(
+        folder / "ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "client.pem",
+        folder / "client.key",
+    )

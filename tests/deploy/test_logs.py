@@ -56,7 +56,12 @@ async def test_logs_gateway_session_json_lines_include_uvicorn_and_no_secret(tmp
     async with service:
         auth = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=service.api_url, headers=auth) as client:
-            body = {"id": "r1", "tag": "LIC-101.RSP", "value": 640.0, "issued_at": datetime.now(UTC).isoformat()}
+            body = {
+                "id": "r1",
+                "tag": "LIC-101.RSP",
+                "value": 640.0,
+                "issued_at": datetime.now(UTC).isoformat(),
+            }
             assert (await client.post("/v1/recommendations", json=body)).status_code == 200
             bad = {"Authorization": f"Bearer {TOKEN}-wrong"}
             assert (await client.get("/v1/tags", headers=bad)).status_code == 401
@@ -64,7 +69,9 @@ async def test_logs_gateway_session_json_lines_include_uvicorn_and_no_secret(tmp
             ok = await client.post("/hmi/api/session", json={"user": "operator", "password": PASSWORD})
             assert ok.status_code == 200
             csrf = ok.json()["csrf_token"]
-            wrong = await client.post("/hmi/api/session", json={"user": "operator", "password": PASSWORD + "x"})
+            wrong = await client.post(
+                "/hmi/api/session", json={"user": "operator", "password": PASSWORD + "x"}
+            )
             assert wrong.status_code == 401
         # A careless log call anywhere (here: in the web server's logger) is masked too.
         logging.getLogger("uvicorn.error").warning("request headers %s", {"authorization": f"Bearer {TOKEN}"})

@@ -63,10 +63,12 @@ async def test_tls_untrusted_server_certificate_rejected_by_client(tmp_path: Pat
     pki = make_pki(tmp_path)
     (tmp_path / "other").mkdir()
     other = make_pki(tmp_path / "other")
-    async with tls_service(tmp_path, pki, client_ca=False) as service:
-        async with httpx.AsyncClient(verify=trusting(other)) as client:
-            with pytest.raises(httpx.ConnectError):
-                await client.get(f"{service.api_url}/healthz")
+    async with (
+        tls_service(tmp_path, pki, client_ca=False) as service,
+        httpx.AsyncClient(verify=trusting(other)) as client,
+    ):
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"{service.api_url}/healthz")
 
 
 async def test_tls_client_ca_engine_without_certificate_refused_with_one_served(tmp_path: Path):
