@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,11 @@ from otgate.client.cli import add_engine_commands
 from otgate.config_file import ConfigError, load_config_file
 from otgate.config_reference import render_reference
 from otgate.core.config import PlantConfig
-from otgate.deploy.credentials import add_credential_commands, demo_secret_problems
+from otgate.deploy.credentials import (
+    add_credential_commands,
+    audit_key_from_credentials,
+    demo_secret_problems,
+)
 from otgate.deploy.logs import add_logging_options, configure_from_args
 from otgate.evidence_cli import add_evidence_command
 from otgate.identify_cli import add_identify_command
@@ -122,6 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("otgate run: refusing demo secrets (--allow-demo-secrets for demos and tests)", file=sys.stderr)
         return 1
     data_dir = args.data_dir if args.data_dir is not None else Path(loaded.config.gateway.data_dir)
+    audit_key_from_credentials(os.environ)  # systemd's LoadCredential= (docs/DEPLOYMENT.md)
     asyncio.run(run_until_signalled(loaded, data_dir))
     return 0
 

@@ -13,10 +13,13 @@ import argparse
 import getpass
 import secrets
 import sys
+from collections.abc import MutableMapping
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from otgate.audit_store import AUDIT_KEY_ENV
 from otgate.core.config import PlantConfig
 from otgate.core.demo_secrets import DEMO_PASSWORDS, DemoSecret, find_demo_tokens, token_line
 
@@ -128,3 +131,21 @@ def demo_secret_problems(config: PlantConfig, path: object) -> list[str]:
         f"{path}: warning: {s.where} is the {s.what}; make your own with `otgate passwd` / `otgate token new`"
         for s in find_demo_secrets(config)
     ]
+
+
+AUDIT_KEY_CREDENTIAL = "audit-hmac-key"
+
+
+def audit_key_from_credentials(environ: MutableMapping[str, str]) -> bool:
+    """Under systemd, `LoadCredential=audit-hmac-key:FILE` puts the audit HMAC key in
+    `$CREDENTIALS_DIRECTORY` (a private, non-swappable mount only this service reads) rather than in the
+    unit file or its environment. Hand it on as the variable the audit store reads, unless that is set.
+    Trailing newlines are dropped, as `$(cat FILE)` does, so `audit verify` sees the same key."""
+    folder = environ.get("CREDENTIALS_DIRECTORY")
+    if not folder or AUDIT_KEY_ENV in environ:
+        return False
+    path = Path(folder) / AUDIT_KEY_CREDENTIAL
+    if not path.is_file():
+        return False
+    environ[AUDIT_KEY_ENV] = path.read_bytes().rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+    return True
