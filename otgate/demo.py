@@ -19,13 +19,13 @@ import httpx
 
 from otgate.api.schemas import ModelInfo
 from otgate.audit_store import AuditStore
+from otgate.bundled import plant_config_path
 from otgate.client import AsyncGatewayClient, run_engine
 from otgate.config_file import LoadedConfig, load_config_file
 from otgate.core.config import Protocol
 from otgate.demo_engine import DemoEngine
 from otgate.service import GatewayService, stop_on_signals
 
-ROOT = Path(__file__).resolve().parent.parent
 DEMO_OPERATOR = ("operator", "demo-operator")
 ENGAGE_AFTER_S = 2.0
 
@@ -43,7 +43,7 @@ class DemoSummary:
 
 
 def config_path(plant: str) -> Path:
-    return ROOT / "plant_configs" / f"{plant}.yaml"
+    return plant_config_path(plant)
 
 
 def pointed_at(loaded: LoadedConfig, modbus_port: int) -> LoadedConfig:

@@ -9,9 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import otgate
 
-UNIT = Path(otgate.__file__).parent / "deploy" / "files" / "otgate@.service"
+FILES = Path(otgate.__file__).parent / "deploy" / "files"
+UNIT = FILES / "otgate@.service"
+UNITS = ["otgate@.service", "otgate-audit-ship@.service"]
 INSTALLED_BINARY = "/opt/otgate/bin/otgate"
 # systemd-analyze's exposure score in tenths, 0 (locked down) to 100 (unprotected); the unit scores 14 (1.4 "OK").
 MAX_EXPOSURE = "20"
@@ -23,21 +27,22 @@ def systemd_analyze() -> str:
     return found
 
 
-def instance(tmp_path: Path) -> Path:
-    """`otgate@tank.service` as it would be installed, except that ExecStart points at this test's own
-    `otgate` (verify insists the program exists; /opt/otgate is the documented install location)."""
+def instance(tmp_path: Path, unit: str = UNIT.name) -> Path:
+    """The unit's `tank` instance as it would be installed, except that ExecStart points at this test's
+    own `otgate` (verify insists the program exists; /opt/otgate is the documented install location)."""
     otgate_bin = Path(sys.executable).with_name("otgate")
     assert otgate_bin.is_file(), otgate_bin
-    text = UNIT.read_text()
+    text = (FILES / unit).read_text()
     assert INSTALLED_BINARY in text
-    path = tmp_path / "otgate@tank.service"
+    path = tmp_path / unit.replace("@", "@tank")
     path.write_text(text.replace(INSTALLED_BINARY, str(otgate_bin)))
     return path
 
 
-def test_unit_systemd_analyze_verify_no_warning(tmp_path: Path):
+@pytest.mark.parametrize("unit", UNITS)
+def test_unit_systemd_analyze_verify_no_warning(tmp_path: Path, unit: str):
     result = subprocess.run(
-        [systemd_analyze(), "verify", "--man=no", str(instance(tmp_path))],
+        [systemd_analyze(), "verify", "--man=no", str(instance(tmp_path, unit))],
         capture_output=True,
         text=True,
         timeout=60,
@@ -46,14 +51,15 @@ def test_unit_systemd_analyze_verify_no_warning(tmp_path: Path):
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
 
-def test_unit_security_exposure_below_threshold(tmp_path: Path):
+@pytest.mark.parametrize("unit", UNITS)
+def test_unit_security_exposure_below_threshold(tmp_path: Path, unit: str):
     result = subprocess.run(
         [
             systemd_analyze(),
             "security",
             "--offline=yes",
             f"--threshold={MAX_EXPOSURE}",
-            str(instance(tmp_path)),
+            str(instance(tmp_path, unit)),
         ],
         capture_output=True,
         text=True,
