@@ -139,7 +139,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     else:
         render = lambda r: jsonl_line(r, gateway)  # noqa: E731
     after = max(args.from_seq - 1, read_state(args.state))
-    signal.signal(signal.SIGTERM, _on_term)
+    previous = signal.signal(signal.SIGTERM, _on_term)
     try:
         after = export(store, sink, render, after, args.state)
         while args.follow:
@@ -154,6 +154,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         print(f"otgate audit export: {error}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sink.close()
         store.close()
     return 0
