@@ -19,8 +19,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from hil.scenario import Scenario
+from otgate.config.bundled import catalogue_path
 
-DEFAULT_HAZARDS = Path(__file__).resolve().parent.parent / "docs" / "hazards.yaml"
+DEFAULT_HAZARDS = catalogue_path("hazards.yaml")  # in the installed package, or the checkout's docs/
 
 
 class Hazard(BaseModel):

@@ -13,9 +13,9 @@ the calls made on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from otgate.config.bundled import plant_configs_dir
 from otgate.config.loader import load_config
 from otgate.core.config import Access, PlantConfig
 from simulator.faults import (
@@ -36,7 +36,7 @@ from simulator.faults import (
 from simulator.plc import SCAN_S, SHED_TIMEOUT_TAG, Mode, Plc
 from simulator.programs import PlantBinding, binding_for
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "plant_configs"
+CONFIG_DIR = plant_configs_dir()  # in the installed package, or the checkout's plant_configs/
 SCANS_PER_TICK = 2
 
 

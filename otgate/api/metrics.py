@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+import otgate
 from otgate.api.autonomy_metrics import autonomy_metrics
 from otgate.core.modes import LoopMode
 from otgate.runtime.view import GatewayView
@@ -56,6 +57,31 @@ class GatewayCollector(Collector):
             "otgate_plc_available",
             "1 when every PLC link is up",
             value=float(self.view.snapshot.plc_available),
+        )
+        yield from self._fleet()
+
+    def _fleet(self) -> Iterator[Metric]:
+        """What a fleet dashboard groups and alerts on (docs/DEPLOYMENT.md): which build runs which
+        config, quarantined engines, a failing audit trail."""
+        digest = self.view.config_sha256
+        build = GaugeMetricFamily(
+            "otgate_build_info",
+            "Always 1: the otgate version, the plant and the SHA-256 of the config file in force",
+            labels=["version", "plant", "config_sha256"],
+        )
+        build.add_metric([otgate.__version__, self.view.config.plant, digest or ""], 1.0)
+        yield build
+        quarantine = GaugeMetricFamily(
+            "otgate_engine_quarantined", "1 while the engine is quarantined", labels=["engine"]
+        )
+        quarantined = self.view.quarantined()
+        for engine in self.view.config.engines:
+            quarantine.add_metric([engine], float(engine in quarantined))
+        yield quarantine
+        yield GaugeMetricFamily(
+            "otgate_audit_failing",
+            "1 while the audit trail cannot be written (the gateway holds every loop in fallback)",
+            value=float(self.view.audit_failed),
         )
 
 

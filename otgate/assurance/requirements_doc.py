@@ -4,11 +4,11 @@ equal). Regenerate with `python -m otgate.assurance.requirements_doc > docs/REQU
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from otgate.assurance.requirements import RequirementCatalogue, load_requirements
+from otgate.config.bundled import catalogue_path
 
-CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "requirements.yaml"
+CATALOGUE = catalogue_path("requirements.yaml")  # in the installed package, or the checkout's docs/
 
 
 def _cell(text: str) -> str:

@@ -19,7 +19,8 @@ from otgate.audit.store import (
     audit_key_from_env,
     audit_path,
 )
-from otgate.core.audit_chain import AuditRecord, Checkpoint, canonical_json
+from otgate.cli.audit_export import add_export_options, add_verify_jsonl_option, cmd_audit_verify_jsonl
+from otgate.core.audit_chain import Checkpoint
 
 DEFAULT_DATA_DIR = Path("otgate-data")
 
@@ -43,6 +44,8 @@ def _checkpoint(text: str) -> Checkpoint:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    if args.jsonl is not None:
+        return cmd_audit_verify_jsonl(args)
     try:
         key = audit_key_from_env(os.environ)
     except ValueError as error:
@@ -79,59 +82,6 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_line(record: AuditRecord) -> str:
-    # Fields in reading order; each value in canonical JSON, which also escapes lone surrogates so the
-    # line is valid UTF-8 and parses back to the data that was hashed.
-    fields = (
-        ("seq", record.seq),
-        ("at", record.at),
-        ("kind", record.kind),
-        ("actor", record.actor),
-        ("data", record.data),
-        ("prev_hash", record.prev_hash),
-        ("hash", record.hash),
-    )
-    line = "{" + ",".join(f'"{name}":{canonical_json(value)}' for name, value in fields) + "}"
-    return _ascii_json(line)
-
-
-def _ascii_json(line: str) -> str:
-    """The same JSON with every non-ASCII character as a \\u escape: a log reader sees a look-alike tag
-    (`TIC\\u2010101.RSP`) for what it is, and the line still parses back to the hashed data."""
-    if line.isascii():
-        return line
-    out = []
-    for char in line:
-        code = ord(char)
-        if code < 0x80:
-            out.append(char)
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:  # JSON spells astral characters as a UTF-16 surrogate pair
-            code -= 0x10000
-            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-    return "".join(out)
-
-
-def cmd_audit_export(args: argparse.Namespace) -> int:
-    # No key needed: exporting only copies; whoever reads the export verifies it.
-    store = _open(args, None)
-    if store is None:
-        return 2
-    with store:
-        try:
-            for record in store.records():
-                sys.stdout.write(_export_line(record) + "\n")
-            sys.stdout.flush()
-        except AuditStoreError as error:
-            print(f"otgate audit export: {error}", file=sys.stderr)
-            return 1
-        except BrokenPipeError:
-            # `otgate audit export | head`: the reader left; not an error. Silence the flush at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
-
-
 def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `audit verify` and `audit export` to the `otgate` sub-command parsers."""
     raw = argparse.RawDescriptionHelpFormatter
@@ -160,14 +110,16 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         metavar="SEQ:HASH",
         help="a head printed by an earlier verify; the trail must still contain it unchanged (default: none)",
     )
+    add_verify_jsonl_option(verify)
     verify.set_defaults(handler=cmd_audit_verify)
 
     export = commands.add_parser(
         "export",
-        help="print the audit trail as JSON Lines",
-        description="Prints every record of the audit trail as one JSON object per line on stdout.",
-        epilog="example:\n  otgate audit export --data-dir otgate-data | head",
+        help="print or ship the audit trail (JSON Lines or RFC 5424)",
+        description="Prints the audit trail's records, one line each with the gateway's id, on stdout or to\n"
+        "a syslog receiver; --follow keeps shipping new ones, --state resumes where the last run stopped.",
+        epilog="example:\n  otgate audit export --follow --format rfc5424 --state ship.seq --to tcp://siem:514",
         formatter_class=raw,
     )
     export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=data_dir_help)
-    export.set_defaults(handler=cmd_audit_export)
+    add_export_options(export)

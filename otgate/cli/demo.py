@@ -21,6 +21,7 @@ from otgate.api.schemas import ModelInfo
 from otgate.audit.store import AuditStore
 from otgate.client import AsyncGatewayClient, run_engine
 from otgate.client.demo_engine import DemoEngine
+from otgate.config.bundled import plant_config_path
 from otgate.config.loader import LoadedConfig, load_config_file
 from otgate.core.config import Protocol
 from otgate.host.service import GatewayService, stop_on_signals
@@ -43,7 +44,7 @@ class DemoSummary:
 
 
 def config_path(plant: str) -> Path:
-    return ROOT / "plant_configs" / f"{plant}.yaml"
+    return plant_config_path(plant)
 
 
 def pointed_at(loaded: LoadedConfig, modbus_port: int) -> LoadedConfig:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +28,12 @@ from otgate.cli.selftest import add_selftest_command
 from otgate.config.loader import ConfigError, load_config_file
 from otgate.config.reference import render_reference
 from otgate.core.config import PlantConfig
+from otgate.deploy.credentials import (
+    add_credential_commands,
+    audit_key_from_credentials,
+    demo_secret_problems,
+)
+from otgate.deploy.logs import add_logging_options, configure_from_args
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
@@ -71,6 +78,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 print(problem, file=sys.stderr)
         else:
             config = loaded.config
+            for warning in demo_secret_problems(config, path):
+                print(warning, file=sys.stderr)
             print(f"{path}: ok (plant {config.plant}, {len(config.tags)} tags, sha256 {loaded.sha256[:16]}…)")
     return 1 if failed else 0
 
@@ -111,7 +120,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    asyncio.run(run_until_signalled(loaded, args.data_dir))
+    demo_secrets = demo_secret_problems(loaded.config, args.config)
+    if demo_secrets and not args.allow_demo_secrets:
+        # Published secrets on a live plant let anyone who read the docs drive it: refuse to start.
+        for problem in demo_secrets:
+            print(problem.replace(": warning: ", ": error: ", 1), file=sys.stderr)
+        print("otgate run: refusing demo secrets (--allow-demo-secrets for demos and tests)", file=sys.stderr)
+        return 1
+    data_dir = args.data_dir if args.data_dir is not None else Path(loaded.config.gateway.data_dir)
+    audit_key_from_credentials(os.environ)  # systemd's LoadCredential= (docs/DEPLOYMENT.md)
+    asyncio.run(run_until_signalled(loaded, data_dir))
     return 0
 
 
@@ -137,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="otgate", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"otgate {otgate.__version__}")
+    add_logging_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = command(
@@ -176,7 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", type=Path, required=True, help="the plant config (YAML)")
     run.add_argument(
-        "--data-dir", type=Path, default=DATA_DIR, help=f"where the audit trail goes (default: ./{DATA_DIR})"
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the audit trail goes (default: the config's gateway.data_dir, relative to the working directory)",
+    )
+    run.add_argument(
+        "--allow-demo-secrets",
+        action="store_true",
+        help="start even on the published demo tokens and passwords (default: refuse)",
     )
     run.set_defaults(handler=cmd_run)
 
@@ -259,11 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_selftest_command(commands)
     add_identify_command(commands)
     add_config_commands(commands)
+    add_credential_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_from_args(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

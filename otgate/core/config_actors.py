@@ -66,6 +66,16 @@ class Operator(Model):
     password_hash: str = Field(min_length=20)
 
 
+class ListenerTls(Model):
+    """HTTPS on a listener (docs/DEPLOYMENT.md). Paths relative to the config file's folder. With
+    `client_ca`, a client must present a certificate that CA signed before any request is read (mutual
+    TLS for engines, on top of their bearer token); plain HTTP is refused by the handshake either way."""
+
+    certificate: str = Field(min_length=1)  # PEM: the listener's certificate (chain)
+    private_key: str = Field(min_length=1)  # PEM: its private key
+    client_ca: str | None = None
+
+
 class Listener(Model):
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
@@ -73,6 +83,7 @@ class Listener(Model):
     # shed first), and a connection's next request must arrive complete within request_timeout_s.
     max_connections: int = Field(256, ge=1, le=10_000)
     request_timeout_s: PositiveFloat = 10.0
+    tls: ListenerTls | None = None  # plain HTTP unless set
 
 
 class NorthboundClient(Model):

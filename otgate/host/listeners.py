@@ -11,11 +11,13 @@ import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from otgate.core.config import Listener as ListenerSettings
+from otgate.deploy.tls import uvicorn_tls_options
 from otgate.runtime.connection_guard import guarded_protocol
 
 START_TIMEOUT_S = 10.0
@@ -36,10 +38,11 @@ class Listener:
     host: str
     port: int
     finished: Callable[[], Awaitable[None]]
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -47,20 +50,28 @@ class Listener:
             await asyncio.wait_for(self.finished(), STOP_TIMEOUT_S)
 
 
-def _server(app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None) -> _QuietServer:
+def _server(
+    app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None, base: Path
+) -> tuple[_QuietServer, str]:
     settings = settings or ListenerSettings(host=host, port=port)
-    return _QuietServer(
+    tls = uvicorn_tls_options(settings.tls, base)
+    server = _QuietServer(
         uvicorn.Config(
             app,
             host=host,
             port=port,
             http=guarded_protocol(settings.max_connections, settings.request_timeout_s),
-            log_level="warning",
+            # No handlers of uvicorn's own: its records go to the process's one handler
+            # (otgate.deploy.logs), with the same format, level and redaction.
+            log_config=None,
+            log_level=None,
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=1,
+            **tls,
         )
     )
+    return server, "https" if tls else "http"
 
 
 async def _started(server: uvicorn.Server, failed: Callable[[], BaseException | None]) -> int:
@@ -73,10 +84,14 @@ async def _started(server: uvicorn.Server, failed: Callable[[], BaseException | 
 
 
 async def start_listener(
-    app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None = None
+    app: Callable[..., Any],
+    host: str,
+    port: int,
+    settings: ListenerSettings | None = None,
+    base: Path = Path("."),
 ) -> Listener:
-    """A listener served by the running event loop."""
-    server = _server(app, host, port, settings)
+    """A listener served by the running event loop (TLS files, if any, named relative to `base`)."""
+    server, scheme = _server(app, host, port, settings, base)
     task = asyncio.create_task(server.serve())
 
     def failed() -> BaseException | None:
@@ -87,14 +102,18 @@ async def start_listener(
     async def finished() -> None:
         await task
 
-    return Listener(server, host, bound, finished)
+    return Listener(server, host, bound, finished, scheme)
 
 
 async def start_listener_on_thread(
-    app: Callable[..., Any], host: str, port: int, settings: ListenerSettings | None = None
+    app: Callable[..., Any],
+    host: str,
+    port: int,
+    settings: ListenerSettings | None = None,
+    base: Path = Path("."),
 ) -> Listener:
     """A listener served by an event loop of its own, on a thread of its own."""
-    server = _server(app, host, port, settings)
+    server, scheme = _server(app, host, port, settings, base)
     errors: list[BaseException] = []
 
     def serve() -> None:
@@ -116,4 +135,4 @@ async def start_listener_on_thread(
     async def finished() -> None:
         await asyncio.to_thread(thread.join)
 
-    return Listener(server, host, bound, finished)
+    return Listener(server, host, bound, finished, scheme)

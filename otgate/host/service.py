@@ -22,6 +22,7 @@ from otgate.core.audit_chain import AuditKind
 from otgate.core.config import PlantConfig, Protocol
 from otgate.core.modes import PlcMode
 from otgate.core.plant import compile_plant
+from otgate.deploy.notify import service_manager
 from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
@@ -92,9 +93,10 @@ class GatewayService:
         self.gateway.record_start(str(self.loaded.path), self.loaded.sha256)
         hmi_app = create_hmi_app(self.gateway, config_path=self.loaded.path)
         gateway = config.gateway
-        self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi)
+        base = Path(self.loaded.path).parent  # TLS files are named relative to the config file
+        self.hmi = await start_listener(hmi_app, gateway.hmi.host, self.hmi_port, gateway.hmi, base)
         ai_app = create_ai_app(self.gateway, HandOff(asyncio.get_running_loop()))
-        self.api = await start_listener_on_thread(ai_app, gateway.api.host, self.api_port, gateway.api)
+        self.api = await start_listener_on_thread(ai_app, gateway.api.host, self.api_port, gateway.api, base)
         if config.gateway.opcua_northbound is not None:
             # Relative certificate paths in the northbound settings are taken from the config file's folder.
             base = Path(self.loaded.path).parent
@@ -197,8 +199,9 @@ async def run_until_signalled(loaded: LoadedConfig, data_dir: Path) -> None:
         )
         if service.northbound is not None:
             print(f"otgate {loaded.config.plant}: OPC UA northbound {service.northbound.url}", flush=True)
-        await stop.wait()
-        print("otgate: stopping; every loop back to conventional control", flush=True)
+        async with service_manager(lambda: service.gateway.scans):
+            await stop.wait()
+            print("otgate: stopping; every loop back to conventional control", flush=True)
     c = service.gateway.counters
     print(
         f"summary    scans {service.gateway.scans}, recommendations {c.recommendations}, accepted {c.accepted},"

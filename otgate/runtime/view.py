@@ -43,6 +43,12 @@ class GatewayView:
         return self._gateway.scans
 
     @property
+    def config_sha256(self) -> str | None:
+        """The SHA-256 of the config file in force (None when the config did not come from a file)."""
+        loaded = self._gateway.config_file
+        return loaded.sha256 if loaded is not None else None
+
+    @property
     def audit_failed(self) -> bool:
         return self._gateway.audit_failed
 

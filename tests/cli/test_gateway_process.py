@@ -51,6 +51,7 @@ async def gateway_process(
         "run",
         "--config",
         str(config),
+        "--allow-demo-secrets",
         "--data-dir",
         str(data_dir),
         stdout=asyncio.subprocess.PIPE,

@@ -52,6 +52,7 @@ async def test_run_sigkill_after_answers_loses_no_decision(tmp_path: Path):
             "run",
             "--config",
             str(config),
+            "--allow-demo-secrets",
             "--data-dir",
             str(tmp_path / "data"),
             stdout=asyncio.subprocess.PIPE,

@@ -1,0 +1,1 @@
+"""Running otgate as a site service: credentials, TLS, logging, service-manager notification."""
