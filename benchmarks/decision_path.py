@@ -58,8 +58,8 @@ from otgate.core.modes import ModeEvent
 from otgate.core.plant import compile_plant
 from otgate.gateway import Gateway
 from otgate.service import Listener, build_links, start_listener
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation, default_config
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation, default_config
 
 HOST = "127.0.0.1"
 LOOP = "LIC-101"

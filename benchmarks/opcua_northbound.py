@@ -43,8 +43,8 @@ from otgate.core.plant import compile_plant
 from otgate.gateway import Gateway
 from otgate.opcua_northbound.server import NorthboundServer
 from otgate.service import build_links
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation, default_config
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation, default_config
 
 TAG = "LIC-101.RSP"
 NODE = ua.NodeId.from_string("ns=2;s=LIC-101.RSP")

@@ -41,8 +41,8 @@ from otgate.core.plant import compile_plant
 from otgate.field.modbus import plan_reads
 from otgate.gateway import Gateway
 from otgate.service import build_links
-from simulator.modbus_server import ModbusServer
-from simulator.simulation import default_config
+from otgate_simulator.modbus_server import ModbusServer
+from otgate_simulator.simulation import default_config
 
 FIRST_ADDRESS = 100
 

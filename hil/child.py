@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hil.hmi_operator import OperatorAction
-from hil.subjects import SUBJECTS, Reply
 from otgate.clock import ManualClock
 from otgate.core.config import Protocol
-from simulator.simulation import default_config
+from otgate_hil.hmi_operator import OperatorAction
+from otgate_hil.subjects import SUBJECTS, Reply
+from otgate_simulator.simulation import default_config
 
 START_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
@@ -71,7 +71,7 @@ class ChildGateway:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "hil.child",
+            "otgate_hil.child",
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -128,7 +128,7 @@ class ChildGateway:
 
 async def serve(argv: Sequence[str]) -> None:
     subject, plant, protocol, modbus_port, opcua_url, data_dir, start = argv
-    from hil.runner import pointed
+    from otgate_hil.runner import pointed
 
     config = pointed(
         default_config(plant), Protocol(protocol), int(modbus_port), None if opcua_url == "-" else opcua_url

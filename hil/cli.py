@@ -84,8 +84,8 @@ def add_hil_commands(commands: Any) -> None:
 
 
 def cmd_hil_coverage(args: argparse.Namespace) -> int:
-    from hil.coverage import DEFAULT_HAZARDS, HazardListError, coverage, format_text, load_hazards
-    from hil.scenario import ScenarioError, load_scenario, scenario_paths
+    from otgate_hil.coverage import DEFAULT_HAZARDS, HazardListError, coverage, format_text, load_hazards
+    from otgate_hil.scenario import ScenarioError, load_scenario, scenario_paths
 
     try:
         hazards = load_hazards(args.hazards or DEFAULT_HAZARDS)
@@ -100,9 +100,9 @@ def cmd_hil_coverage(args: argparse.Namespace) -> int:
 
 def cmd_hil_run(args: argparse.Namespace) -> int:
     # Imported here so that `otgate --help` and the other commands do not pay for the simulator and plots.
-    from hil.report import write_html, write_junit
-    from hil.scenario import ScenarioError, load_scenario, scenario_paths
-    from hil.suite import run_all
+    from otgate_hil.report import write_html, write_junit
+    from otgate_hil.scenario import ScenarioError, load_scenario, scenario_paths
+    from otgate_hil.suite import run_all
 
     paths = scenario_paths(list(args.paths) or [DEFAULT_SCENARIOS])
     if not paths:
@@ -134,7 +134,7 @@ def cmd_hil_run(args: argparse.Namespace) -> int:
 
 def _coverage_of(scenarios: Sequence[tuple[Path, Any]]) -> Any:
     """The hazard matrix of the scenarios run, or None when the hazard list cannot be read."""
-    from hil.coverage import HazardListError, coverage, load_hazards
+    from otgate_hil.coverage import HazardListError, coverage, load_hazards
 
     try:
         return coverage([s for _, s in scenarios], load_hazards())

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import otgate
-from hil.cli import add_hil_commands
 from otgate.audit_cli import add_audit_commands
 from otgate.client.cli import add_engine_commands
 from otgate.config_file import ConfigError, load_config_file
@@ -33,6 +32,7 @@ from otgate.evidence_cli import add_evidence_command
 from otgate.identify_cli import add_identify_command
 from otgate.mcp_door.cli import add_mcp_commands
 from otgate.selftest_cli import add_selftest_command
+from otgate_hil.cli import add_hil_commands
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
@@ -95,8 +95,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from simulator.opcua_server import ServerSecurity
-    from simulator.runtime import serve
+    from otgate_simulator.opcua_server import ServerSecurity
+    from otgate_simulator.runtime import serve
 
     try:
         security = ServerSecurity(

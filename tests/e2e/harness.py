@@ -16,8 +16,8 @@ from otgate.core.plant import compile_plant
 from otgate.core.proposal import Proposal
 from otgate.gateway import Answer, Gateway
 from otgate.service import build_links
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation, WriteRecord, default_config
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation, WriteRecord, default_config
 from tests.conftest import PLANT_CONFIGS
 from tests.field.harness import IgnoringPlc
 

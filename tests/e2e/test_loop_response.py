@@ -10,7 +10,7 @@ import pytest
 from otgate.core.config import PlantConfig
 from otgate.core.loop_response import window_s
 from otgate.core.modes import LoopMode
-from simulator.faults import ActuatorStuck
+from otgate_simulator.faults import ActuatorStuck
 from tests.e2e.harness import running
 
 

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from hil.engines import ClosedLoop, ScriptedEngine
-from hil.profiles import PeriodicProfile, RampProfile
+from otgate_hil.engines import ClosedLoop, ScriptedEngine
+from otgate_hil.profiles import PeriodicProfile, RampProfile
 
 
 def engine(behaviour: ClosedLoop) -> ScriptedEngine:
