@@ -64,8 +64,8 @@ from otgate.host.listeners import Listener, start_listener
 from otgate.host.service import build_links
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation, default_config
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation, default_config
 
 HOST = "127.0.0.1"
 LOOP = "LIC-101"

@@ -27,8 +27,8 @@ from otgate.core.plant import compile_plant
 from otgate.host.service import build_links
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOP = "LIC-101"

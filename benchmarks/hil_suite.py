@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 
 from benchmarks.figure import Figure, figure
-from hil.scenario import load_scenario, scenario_paths
-from hil.suite import DEFAULT_SCENARIOS, run_all
+from otgate_hil.scenario import load_scenario, scenario_paths
+from otgate_hil.suite import DEFAULT_SCENARIOS, run_all
 
 TARGET_S = 90.0
 

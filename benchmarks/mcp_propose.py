@@ -38,7 +38,7 @@ from otgate.field.fake import FakeLink
 from otgate.host.service import GatewayService
 from otgate.mcp_door.tools import build_server
 from otgate.mcp_door.transport import http_app, start_http
-from simulator.simulation import CONFIG_DIR
+from otgate_simulator.simulation import CONFIG_DIR
 
 TOKEN = "bench-agent-token"
 TAG = "LIC-101.RSP"

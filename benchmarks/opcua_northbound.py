@@ -47,8 +47,8 @@ from otgate.opcua_northbound.server import NorthboundServer
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
 from otgate.runtime.state import Answer
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation, default_config
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation, default_config
 
 TAG = "LIC-101.RSP"
 NODE = ua.NodeId.from_string("ns=2;s=LIC-101.RSP")

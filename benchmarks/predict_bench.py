@@ -23,7 +23,7 @@ from otgate.core.plant import compile_plant
 from otgate.core.prediction import forecast
 from otgate.core.proposal import History, Proposal, Snapshot
 from otgate.core.validation import validate
-from simulator.simulation import default_config
+from otgate_simulator.simulation import default_config
 
 NOW = 1_800_000_000.0
 TAG = "TIC-101.RSP"

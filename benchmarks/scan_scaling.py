@@ -41,8 +41,8 @@ from otgate.field.modbus import plan_reads
 from otgate.host.service import build_links
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
-from simulator.modbus_server import ModbusServer
-from simulator.simulation import default_config
+from otgate_simulator.modbus_server import ModbusServer
+from otgate_simulator.simulation import default_config
 
 FIRST_ADDRESS = 100
 

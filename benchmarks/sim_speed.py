@@ -37,10 +37,10 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from benchmarks.figure import Figure, figure
 from otgate.core.config import Access, ModbusTable, PlantConfig
-from simulator.modbus_server import ModbusServer
-from simulator.opcua_server import OpcUaServer
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.modbus_server import ModbusServer
+from otgate_simulator.opcua_server import OpcUaServer
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 
 PLANTS = ("tank", "cstr", "ricker")
 TARGETS = {"tank": 1_000.0, "cstr": 200.0}

@@ -29,7 +29,7 @@ from otgate.core.modes import LoopMode, PlcMode
 from otgate.core.plant import Plant, compile_plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
 from otgate.core.validation import validate
-from simulator.simulation import default_config
+from otgate_simulator.simulation import default_config
 
 NOW = 1_800_000_000.0
 TAG = "LIC-101.RSP"

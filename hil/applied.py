@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hil.record import RunRecord
+from otgate_hil.record import RunRecord
 
 EPS = 1e-9
 

@@ -11,8 +11,8 @@ import json
 import math
 from pathlib import Path
 
-from hil.record import RunRecord
 from otgate.core.audit_chain import canonical_json
+from otgate_hil.record import RunRecord
 
 
 def _number(value: float) -> float | str:

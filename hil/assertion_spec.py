@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from hil.durations import parse_duration
+from otgate_hil.durations import parse_duration
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 Scalar = float | int | str | bool | None

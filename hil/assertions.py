@@ -25,20 +25,20 @@ import math
 import struct
 from collections.abc import Callable, Sequence
 
-from hil.assertion_spec import Assertion, CountSpec
-from hil.audit_filter import audit_matches
-from hil.conditions import Condition, parse_condition
-from hil.derived import derived_names, rewrite, with_derived
-from hil.durations import format_seconds
-from hil.judging import EPS, Outcome, inside, not_exercised, resolve, window
-from hil.judging import condition as _condition
-from hil.judging import fmt as _fmt
-from hil.judging import outcome as _outcome
-from hil.judging import rows_in as _rows
-from hil.log_checks import applied_writes, monotonic
-from hil.record import RunRecord
-from hil.sustained import sustained
 from otgate.core.audit_chain import verify
+from otgate_hil.assertion_spec import Assertion, CountSpec
+from otgate_hil.audit_filter import audit_matches
+from otgate_hil.conditions import Condition, parse_condition
+from otgate_hil.derived import derived_names, rewrite, with_derived
+from otgate_hil.durations import format_seconds
+from otgate_hil.judging import EPS, Outcome, inside, not_exercised, resolve, window
+from otgate_hil.judging import condition as _condition
+from otgate_hil.judging import fmt as _fmt
+from otgate_hil.judging import outcome as _outcome
+from otgate_hil.judging import rows_in as _rows
+from otgate_hil.log_checks import applied_writes, monotonic
+from otgate_hil.record import RunRecord
+from otgate_hil.sustained import sustained
 
 __all__ = ["Outcome", "judge", "resolve", "window"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hil.assertion_spec import AuditFilter
 from otgate.core.audit_chain import AuditRecord, canonical_json
+from otgate_hil.assertion_spec import AuditFilter
 
 _MISSING = object()
 

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hil.engines import Submission, body, number
 from otgate.client.engine import Engine
 from otgate.client.models import Decision, Proposal, State, Tags, View
+from otgate_hil.engines import Submission, body, number
 
 
 class Reads(Protocol):

@@ -30,14 +30,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hil.overrides import overridden_config
-from hil.record import RunRecord
-from hil.runner import run_scenario
-from hil.scenario import Scenario
 from otgate.client.engine import Engine
 from otgate.core.config import PlantConfig
 from otgate.core.evidence import AVAILABILITY_CODES, SAFETY_CODES
-from simulator.simulation import default_config
+from otgate_hil.overrides import overridden_config
+from otgate_hil.record import RunRecord
+from otgate_hil.runner import run_scenario
+from otgate_hil.scenario import Scenario
+from otgate_simulator.simulation import default_config
 
 MARGIN_TOLERANCE = 0.05  # of the alarm band: how much closer to an alarm than conventional control is fine
 SCRIPTED_ACTIONS = ("ai.propose", "engine.")

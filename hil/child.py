@@ -1,6 +1,6 @@
 """The gateway under test in a child process, so that `gateway.kill` can be a real SIGKILL.
 
-The parent (`ChildGateway`) and the child (`python -m hil.child ...`) exchange one JSON line per request
+The parent (`ChildGateway`) and the child (`python -m otgate_hil.child ...`) exchange one JSON line per request
 over the child's stdin/stdout, so the child stays in lock-step: each message carries the simulated wall
 time and steady time. The child sets its `ManualClock` from them, does the work, and answers. The work is
 posting a body to the AI API app, a scan, or an operator action.
@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hil.hmi_operator import OperatorAction
-from hil.subjects import SUBJECTS, Reply
-from hil.wiring import pointed
 from otgate.core.config import Protocol
 from otgate.runtime.clock import ManualClock
-from simulator.simulation import default_config
+from otgate_hil.hmi_operator import OperatorAction
+from otgate_hil.subjects import SUBJECTS, Reply
+from otgate_hil.wiring import pointed
+from otgate_simulator.simulation import default_config
 
 START_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
@@ -72,7 +72,7 @@ class ChildGateway:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "hil.child",
+            "otgate_hil.child",
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

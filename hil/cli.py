@@ -108,9 +108,9 @@ def add_hil_commands(commands: Any) -> None:
 def cmd_hil_certify(args: argparse.Namespace) -> int:
     import json
 
-    from hil.certify import certify, markdown, scorecard, source_digest
-    from hil.scenario import ScenarioError, load_scenario, scenario_paths
     from otgate.client.engine import load_engine
+    from otgate_hil.certify import certify, markdown, scorecard, source_digest
+    from otgate_hil.scenario import ScenarioError, load_scenario, scenario_paths
 
     try:
         load_engine(args.engine)  # fail fast on a bad spec, before any simulation
@@ -137,8 +137,8 @@ def cmd_hil_certify(args: argparse.Namespace) -> int:
 
 
 def cmd_hil_coverage(args: argparse.Namespace) -> int:
-    from hil.coverage import DEFAULT_HAZARDS, HazardListError, coverage, format_text, load_hazards
-    from hil.scenario import ScenarioError, load_scenario, scenario_paths
+    from otgate_hil.coverage import DEFAULT_HAZARDS, HazardListError, coverage, format_text, load_hazards
+    from otgate_hil.scenario import ScenarioError, load_scenario, scenario_paths
 
     try:
         hazards = load_hazards(args.hazards or DEFAULT_HAZARDS)
@@ -153,9 +153,9 @@ def cmd_hil_coverage(args: argparse.Namespace) -> int:
 
 def cmd_hil_run(args: argparse.Namespace) -> int:
     # Imported here so that `otgate --help` and the other commands do not pay for the simulator and plots.
-    from hil.report import write_html, write_junit
-    from hil.scenario import ScenarioError, load_scenario, scenario_paths
-    from hil.suite import run_all
+    from otgate_hil.report import write_html, write_junit
+    from otgate_hil.scenario import ScenarioError, load_scenario, scenario_paths
+    from otgate_hil.suite import run_all
 
     paths = scenario_paths(list(args.paths) or [DEFAULT_SCENARIOS])
     if not paths:
@@ -187,7 +187,7 @@ def cmd_hil_run(args: argparse.Namespace) -> int:
 
 def _coverage_of(scenarios: Sequence[tuple[Path, Any]]) -> Any:
     """The hazard matrix of the scenarios run, or None when the hazard list cannot be read."""
-    from hil.coverage import HazardListError, coverage, load_hazards
+    from otgate_hil.coverage import HazardListError, coverage, load_hazards
 
     try:
         return coverage([s for _, s in scenarios], load_hazards())
@@ -197,7 +197,7 @@ def _coverage_of(scenarios: Sequence[tuple[Path, Any]]) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hil.cli hil run ...`: the same command without the `otgate` entry point."""
+    """`python -m otgate_hil.cli hil run ...`: the same command without the `otgate` entry point."""
     parser = argparse.ArgumentParser(prog="otgate")
     add_hil_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -20,7 +20,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hil.derived import rewrite, split
 from otgate.core.expression import (
     Binary,
     Boolean,
@@ -31,6 +30,7 @@ from otgate.core.expression import (
     Unary,
     parse_expression,
 )
+from otgate_hil.derived import rewrite, split
 
 # Names every condition may use besides the trace's columns.
 CONSTANTS: dict[str, float] = {

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from hil.scenario import Scenario
 from otgate.config.bundled import catalogue_path
+from otgate_hil.scenario import Scenario
 
 DEFAULT_HAZARDS = catalogue_path("hazards.yaml")  # in the installed package, or the checkout's docs/
 

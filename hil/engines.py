@@ -48,9 +48,9 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from hil.conditions import Condition, parse_condition
-from hil.durations import parse_duration
 from otgate.client import Proposal, read_decisions, recommendation_body
+from otgate_hil.conditions import Condition, parse_condition
+from otgate_hil.durations import parse_duration
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 DEMO_TOKENS = {

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 
-from simulator.programs import PlantBinding
-from simulator.simulation import Simulation, WriteRecord
+from otgate_simulator.programs import PlantBinding
+from otgate_simulator.simulation import Simulation, WriteRecord
 
 
 class FaultySimulation(Simulation):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hil.assertion_spec import Assertion, Window
-from hil.conditions import Condition, parse_condition
-from hil.durations import is_duration, parse_duration
-from hil.record import RunRecord
+from otgate_hil.assertion_spec import Assertion, Window
+from otgate_hil.conditions import Condition, parse_condition
+from otgate_hil.durations import is_duration, parse_duration
+from otgate_hil.record import RunRecord
 
 EPS = 1e-9
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hil.scenario import Injection
 from otgate.core.config import PlantConfig
-from simulator.frame_faults import FrameFaults, FrameGate
-from simulator.proxy import FaultProxy
+from otgate_hil.scenario import Injection
+from otgate_simulator.frame_faults import FrameFaults, FrameGate
+from otgate_simulator.proxy import FaultProxy
 
 FRAME_ACTIONS = {"link.faults", "link.cut_write", "link.clear"}
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 
-from hil.applied import applications
-from hil.assertion_spec import Assertion
-from hil.audit_filter import audit_matches, field_of
-from hil.judging import Outcome, fmt, inside, not_exercised, outcome, rows_in, window
-from hil.record import RunRecord
+from otgate_hil.applied import applications
+from otgate_hil.assertion_spec import Assertion
+from otgate_hil.audit_filter import audit_matches, field_of
+from otgate_hil.judging import Outcome, fmt, inside, not_exercised, outcome, rows_in, window
+from otgate_hil.record import RunRecord
 
 
 def _values(record: RunRecord, a: Assertion, span: tuple[float, float]) -> list[tuple[float, float]]:

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from otgate.core.config import PlantConfig
-from simulator.simulation import CONFIG_DIR
+from otgate_simulator.simulation import CONFIG_DIR
 
 
 class OverrideError(ValueError):

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hil.assertions import Outcome
-from hil.record import RunRecord
+from otgate_hil.assertions import Outcome
+from otgate_hil.record import RunRecord
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

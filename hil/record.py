@@ -12,11 +12,11 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hil.scenario import Scenario
 from otgate.audit.store import AuditStore
 from otgate.core.audit_chain import AuditRecord, canonical_json
-from simulator.frame_faults import Delivery
-from simulator.simulation import WriteRecord
+from otgate_hil.scenario import Scenario
+from otgate_simulator.frame_faults import Delivery
+from otgate_simulator.simulation import WriteRecord
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hil.assertions import Outcome
-from hil.coverage import Coverage
-from hil.record import RunRecord
-from hil.run_metrics import percentile, valve_travel
+from otgate_hil.assertions import Outcome
+from otgate_hil.coverage import Coverage
+from otgate_hil.record import RunRecord
+from otgate_hil.run_metrics import percentile, valve_travel
 
 
 @dataclass

@@ -17,7 +17,7 @@ import math
 import resource
 import sys
 
-from hil.record import RunRecord
+from otgate_hil.record import RunRecord
 
 
 def valve_travel(record: RunRecord) -> dict[str, float]:

@@ -31,22 +31,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hil.candidate import CandidateEngine
-from hil.child import ChildGateway
-from hil.conditions import parse_condition
-from hil.derived import derived_names, with_derived_last
-from hil.engines import DEMO_TOKENS, ScriptedEngine, Submission, one_off
-from hil.faulty_plc import FaultySimulation
-from hil.hmi_operator import OperatorAction
-from hil.link_control import FRAME_ACTIONS, LinkControl
-from hil.overrides import overridden_config
-from hil.profiles import PeriodicProfile, Profile, RampProfile
-from hil.record import Event, RunRecord, read_audit, trace_hash
-from hil.run_metrics import peak_rss_mb
-from hil.scenario import Injection, Scenario
-from hil.subjects import SUBJECTS, GatewayUnderTest, RealGateway
-from hil.tracing import trace_row
-from hil.wiring import (
+from otgate.client.engine import Engine
+from otgate.core.config import PlantConfig, Protocol
+from otgate.runtime.clock import ManualClock
+from otgate_hil.candidate import CandidateEngine
+from otgate_hil.child import ChildGateway
+from otgate_hil.conditions import parse_condition
+from otgate_hil.derived import derived_names, with_derived_last
+from otgate_hil.engines import DEMO_TOKENS, ScriptedEngine, Submission, one_off
+from otgate_hil.faulty_plc import FaultySimulation
+from otgate_hil.hmi_operator import OperatorAction
+from otgate_hil.link_control import FRAME_ACTIONS, LinkControl
+from otgate_hil.overrides import overridden_config
+from otgate_hil.profiles import PeriodicProfile, Profile, RampProfile
+from otgate_hil.record import Event, RunRecord, read_audit, trace_hash
+from otgate_hil.run_metrics import peak_rss_mb
+from otgate_hil.scenario import Injection, Scenario
+from otgate_hil.subjects import SUBJECTS, GatewayUnderTest, RealGateway
+from otgate_hil.tracing import trace_row
+from otgate_hil.wiring import (
     apply_plc_action,
     describe,
     fault_of,
@@ -58,14 +61,11 @@ from hil.wiring import (
     url_port,
     with_port,
 )
-from otgate.client.engine import Engine
-from otgate.core.config import PlantConfig, Protocol
-from otgate.runtime.clock import ManualClock
-from simulator import faults as sim_faults
-from simulator.faults import generator
-from simulator.programs import PlantBinding
-from simulator.runtime import SimRuntime
-from simulator.simulation import default_config
+from otgate_simulator import faults as sim_faults
+from otgate_simulator.faults import generator
+from otgate_simulator.programs import PlantBinding
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import default_config
 
 EPOCH = 1_800_000_000.0  # simulated t = 0 as a UNIX time (2027-01-15)
 __all__ = ["EPOCH", "pointed", "run_scenario"]

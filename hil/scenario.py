@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from hil.assertion_spec import (
+from otgate_hil.assertion_spec import (
     Assertion,
     AuditChainSpec,
     CountSpec,
@@ -27,9 +27,9 @@ from hil.assertion_spec import (
     Window,
     WriteStepsSpec,
 )
-from hil.durations import is_duration
-from hil.engines import Behaviour
-from hil.overrides import OverrideError, overridden_config
+from otgate_hil.durations import is_duration
+from otgate_hil.engines import Behaviour
+from otgate_hil.overrides import OverrideError, overridden_config
 
 __all__ = [
     "Assertion",

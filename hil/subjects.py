@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from hil.hmi_operator import HmiOperator, OperatorAction
 from otgate.api.ai import create_ai_app
 from otgate.api.hmi import create_hmi_app
 from otgate.audit.store import AuditStore
@@ -43,6 +42,7 @@ from otgate.host.service import build_links
 from otgate.runtime.clock import Clock
 from otgate.runtime.gateway import Gateway
 from otgate.runtime.records import start_entries
+from otgate_hil.hmi_operator import HmiOperator, OperatorAction
 
 MODE_CODES = {LoopMode.FALLBACK: 0.0, LoopMode.AI: 1.0, LoopMode.MANUAL: 2.0}
 RECONNECT_MIN_S, RECONNECT_MAX_S = 0.1, 2.0

@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from hil.artifacts import write_artifacts
-from hil.assertions import judge
-from hil.plot import render_plot
-from hil.report import ScenarioResult
-from hil.runner import run_scenario
-from hil.scenario import Scenario, load_scenario, scenario_paths
+from otgate_hil.artifacts import write_artifacts
+from otgate_hil.assertions import judge
+from otgate_hil.plot import render_plot
+from otgate_hil.report import ScenarioResult
+from otgate_hil.runner import run_scenario
+from otgate_hil.scenario import Scenario, load_scenario, scenario_paths
 
 DEFAULT_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 BAR = 24

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 
-from hil.assertion_spec import Assertion
-from hil.judging import EPS, Outcome, condition, fmt, not_exercised, outcome, rows_in, window
-from hil.record import RunRecord
+from otgate_hil.assertion_spec import Assertion
+from otgate_hil.judging import EPS, Outcome, condition, fmt, not_exercised, outcome, rows_in, window
+from otgate_hil.record import RunRecord
 
 
 def _triggers(rows: list[dict[str, float]], held: float, holds: list[bool]) -> tuple[list[float], float]:

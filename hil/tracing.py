@@ -17,7 +17,7 @@ from collections.abc import Mapping, Set
 from typing import Protocol
 
 from otgate.core.config import PlantConfig
-from simulator.simulation import Simulation
+from otgate_simulator.simulation import Simulation
 
 PLC_MODES = {"MAN": 0.0, "AUTO": 1.0, "REMOTE": 2.0}
 

@@ -9,12 +9,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from hil.faulty_plc import FaultySimulation
-from hil.hmi_operator import OperatorAction
-from hil.scenario import Injection, Scenario
 from otgate.core.config import PlantConfig, Protocol
-from simulator import faults as sim_faults
-from simulator.fmu_plant import FmuBinding, FmuPlantError, fmu_binding
+from otgate_hil.faulty_plc import FaultySimulation
+from otgate_hil.hmi_operator import OperatorAction
+from otgate_hil.scenario import Injection, Scenario
+from otgate_simulator import faults as sim_faults
+from otgate_simulator.fmu_plant import FmuBinding, FmuPlantError, fmu_binding
 
 
 def pointed(config: PlantConfig, protocol: Protocol, modbus_port: int, opcua_url: str | None) -> PlantConfig:

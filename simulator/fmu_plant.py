@@ -37,8 +37,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from ruamel.yaml import YAML
 
-from simulator.plc import LoopSpec
-from simulator.programs import PlantBinding, binding_for
+from otgate_simulator.plc import LoopSpec
+from otgate_simulator.programs import PlantBinding, binding_for
 
 
 class _Model(BaseModel):

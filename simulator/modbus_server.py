@@ -34,8 +34,8 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from otgate.core.config import Access, ModbusTable, PlantConfig
-from simulator.process_image import ProcessImage
-from simulator.registers import RegisterFormat
+from otgate_simulator.process_image import ProcessImage
+from otgate_simulator.registers import RegisterFormat
 
 _FC_INPUT_WRITE = 4  # pymodbus maps FC 4 to the input table; only the server itself writes there
 _FC_HOLDING_WRITE = 16

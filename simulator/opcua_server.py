@@ -55,8 +55,8 @@ from asyncua.ua.status_codes import StatusCodes
 from cryptography import x509
 
 from otgate.core.config import Access
-from simulator.process_image import ProcessImage
-from simulator.registers import RegisterFormat
+from otgate_simulator.process_image import ProcessImage
+from otgate_simulator.registers import RegisterFormat
 
 SIM_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _VARIANT_TYPES = {

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from enum import Enum, IntEnum
 from typing import Protocol
 
-from simulator.pid import PiState, PiTuning, pi_step, pi_track
+from otgate_simulator.pid import PiState, PiTuning, pi_step, pi_track
 
 SCAN_S = 0.5
 HEARTBEAT_TAG = "PLC.HEARTBEAT"

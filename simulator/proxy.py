@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from simulator.frame_faults import FrameGate, split_frames
+from otgate_simulator.frame_faults import FrameGate, split_frames
 
 
 @dataclass(frozen=True)

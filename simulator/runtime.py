@@ -29,9 +29,9 @@ from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from otgate.core.config import PlantConfig
-from simulator.modbus_server import ModbusServer
-from simulator.opcua_server import OpcUaServer, ServerSecurity
-from simulator.process_image import Steppable
+from otgate_simulator.modbus_server import ModbusServer
+from otgate_simulator.opcua_server import OpcUaServer, ServerSecurity
+from otgate_simulator.process_image import Steppable
 
 GatewayCycle = Callable[[int], Awaitable[None]]
 S = TypeVar("S", bound=Steppable)
@@ -206,7 +206,7 @@ async def serve(
     plant_configs/<plant>.yaml. Ctrl-C under `asyncio.run` cancels this coroutine, which stops both
     servers before `asyncio.run` raises KeyboardInterrupt to the caller.
     """
-    from simulator.simulation import Simulation  # the core is optional for the servers' own tests
+    from otgate_simulator.simulation import Simulation  # the core is optional for the servers' own tests
 
     say = print_fn or _print_flushed
     sim = Simulation(plant, seed=seed, config=config)

@@ -18,7 +18,7 @@ from typing import Any
 from otgate.config.bundled import plant_configs_dir
 from otgate.config.loader import load_config
 from otgate.core.config import Access, PlantConfig
-from simulator.faults import (
+from otgate_simulator.faults import (
     SENSOR_FAULTS,
     ActiveFault,
     ActuatorSluggish,
@@ -33,8 +33,8 @@ from simulator.faults import (
     generator,
     target_of,
 )
-from simulator.plc import SCAN_S, SHED_TIMEOUT_TAG, Mode, Plc
-from simulator.programs import PlantBinding, binding_for
+from otgate_simulator.plc import SCAN_S, SHED_TIMEOUT_TAG, Mode, Plc
+from otgate_simulator.programs import PlantBinding, binding_for
 
 CONFIG_DIR = plant_configs_dir()  # in the installed package, or the checkout's plant_configs/
 SCANS_PER_TICK = 2

@@ -154,13 +154,16 @@ LAYERS: dict[str, set[str]] = {
         "otgate.opcua_northbound",
         "otgate.deploy",
     },
-    "simulator": {"otgate.core", "otgate.config"},
+    "otgate_simulator": {"otgate.core", "otgate.config"},
 }
-ANYTHING_BUT_CLI = "hil"  # the test bench may use every part of otgate except the command line
+ANYTHING_BUT_CLI = "otgate_hil"  # the test bench may use every part of otgate except the command line
+# The folders simulator/ and hil/ are installed and imported under names that cannot clash (setup.py).
+INSTALLED_AS = {"simulator": "otgate_simulator", "hil": "otgate_hil"}
 
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
+    parts = (INSTALLED_AS.get(parts[0], parts[0]), *parts[1:])
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -172,7 +175,7 @@ def project_imports(path: Path) -> set[str]:
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
-    return {name for name in found if name.split(".")[0] in {"otgate", "simulator", "hil"}}
+    return {name for name in found if name.split(".")[0] in {"otgate", *INSTALLED_AS.values()}}
 
 
 def part_of(module: str) -> str:

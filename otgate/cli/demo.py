@@ -72,8 +72,8 @@ def free_or_zero(host: str, port: int) -> int:
 
 
 async def run_demo(plant: str, duration_s: float | None, data_dir: Path, *, say: Any = print) -> DemoSummary:
-    from simulator.runtime import SimRuntime
-    from simulator.simulation import Simulation
+    from otgate_simulator.runtime import SimRuntime
+    from otgate_simulator.simulation import Simulation
 
     loaded = load_config_file(config_path(plant))
     token = f"demo-{plant}-engine-token"

@@ -123,7 +123,7 @@ def _results_inputs(args: argparse.Namespace) -> tuple[list[Path], Path | None]:
         junit.append(target)
     if args.run_hil:
         target = (args.out / "hil-junit.xml").resolve()
-        _run([sys.executable, "-m", "hil.cli", "hil", "run", "--junit", str(target)], args.root)
+        _run([sys.executable, "-m", "otgate_hil.cli", "hil", "run", "--junit", str(target)], args.root)
         junit.append(target)
     bench = args.bench if args.bench is not None else args.root / "benchmarks" / "results.json"
     return junit, bench if bench.is_file() else None

@@ -49,7 +49,7 @@ def pairs_of(config: PlantConfig) -> list[Pair]:
 def bump_test(config: PlantConfig, plant: str, pair: Pair, bump: float | None, seed: int) -> Fit:
     """Bump the input's loop on a fresh simulation (its local setpoint, the loop in AUTO as the PLC runs
     it) and fit the output's response."""
-    from simulator.simulation import Simulation  # the simulator is only needed for --sim
+    from otgate_simulator.simulation import Simulation  # the simulator is only needed for --sim
 
     loop_name = next((n for n, loop in config.loops.items() if loop.sp == pair.input), None)
     if loop_name is None:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import otgate
-from hil.cli import add_hil_commands
 from otgate.cli.audit import add_audit_commands
 from otgate.cli.config_replay import add_config_commands
 from otgate.cli.engine import add_engine_commands
@@ -34,6 +33,7 @@ from otgate.deploy.credentials import (
     demo_secret_problems,
 )
 from otgate.deploy.logs import add_logging_options, configure_from_args
+from otgate_hil.cli import add_hil_commands
 
 PLANTS = ("tank", "cstr", "ricker")
 DATA_DIR = Path("otgate-data")
@@ -96,8 +96,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from simulator.opcua_server import ServerSecurity
-    from simulator.runtime import serve
+    from otgate_simulator.opcua_server import ServerSecurity
+    from otgate_simulator.runtime import serve
 
     try:
         security = ServerSecurity(

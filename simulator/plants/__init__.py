@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.plants import cstr, ricker, tank
+from otgate_simulator.plants import cstr, ricker, tank
 
 
 @dataclass(frozen=True)

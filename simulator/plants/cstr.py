@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.plants.rk4 import FloatArray, integrate, substeps_for
+from otgate_simulator.plants.rk4 import FloatArray, integrate, substeps_for
 
 
 @dataclass(frozen=True, slots=True)

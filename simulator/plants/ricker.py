@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simulator.plants.rk4 import FloatArray, integrate, substeps_for
+from otgate_simulator.plants.rk4 import FloatArray, integrate, substeps_for
 
 
 @dataclass(frozen=True, slots=True)

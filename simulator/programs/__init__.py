@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from simulator.plc import PlcProgram
+from otgate_simulator.plc import PlcProgram
 
 
 class PlantBinding(PlcProgram, Protocol):
@@ -44,9 +44,9 @@ class PlantBinding(PlcProgram, Protocol):
 
 
 def binding_for(plant: str) -> PlantBinding:
-    from simulator.programs.cstr import CstrBinding
-    from simulator.programs.ricker import RickerBinding
-    from simulator.programs.tank import TankBinding
+    from otgate_simulator.programs.cstr import CstrBinding
+    from otgate_simulator.programs.ricker import RickerBinding
+    from otgate_simulator.programs.tank import TankBinding
 
     bindings: dict[str, PlantBinding] = {
         "tank": TankBinding(),

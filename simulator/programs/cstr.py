@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.pid import PiTuning
-from simulator.plants import cstr
-from simulator.plc import SHED_TIMEOUT_TAG, LoopSpec
+from otgate_simulator.pid import PiTuning
+from otgate_simulator.plants import cstr
+from otgate_simulator.plc import SHED_TIMEOUT_TAG, LoopSpec
 
 TRIP_K = 350.0
 TRIP_COOLANT_K = 250.0

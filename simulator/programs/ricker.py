@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from simulator.pid import PiTuning
-from simulator.plants import ricker
-from simulator.plc import SHED_TIMEOUT_TAG, LoopSpec
+from otgate_simulator.pid import PiTuning
+from otgate_simulator.plants import ricker
+from otgate_simulator.plc import SHED_TIMEOUT_TAG, LoopSpec
 
 OVERRIDE_KPA = 2900.0
 OVERRIDE_GAIN = 1.0  # kmol/h of production per kPa above the threshold

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.pid import PiTuning
-from simulator.plants import tank
-from simulator.plc import SHED_TIMEOUT_TAG, LoopSpec
+from otgate_simulator.pid import PiTuning
+from otgate_simulator.plants import tank
+from otgate_simulator.plc import SHED_TIMEOUT_TAG, LoopSpec
 
 LSHH_M = 1.2
 LSLL_M = 0.25

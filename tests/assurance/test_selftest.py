@@ -21,9 +21,9 @@ from otgate.audit.store import AUDIT_KEY_ENV, AuditStore
 from otgate.cli import build_parser, main
 from otgate.cli.selftest import selftest_main
 from otgate.core.audit_chain import canonical_json
-from simulator.faults import WatchdogBroken
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.faults import WatchdogBroken
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEED = 4.0

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.cli.test_gateway_process import SHED_LIMIT_S, fast_config, gateway_process, operator, wait_for
 
 KILLS = 20

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.conftest import PLANT_CONFIGS, ROOT
 
 SPEED = 5.0

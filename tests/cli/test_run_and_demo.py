@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from otgate.cli import main
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.conftest import PLANT_CONFIGS, ROOT
 
 OTGATE = [sys.executable, "-m", "otgate"]

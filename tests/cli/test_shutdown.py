@@ -13,8 +13,8 @@ import pytest
 
 from otgate.audit.store import AuditStore
 from otgate.core.audit_chain import AuditRecord
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.cli.test_gateway_process import SPEED, fast_config, gateway_process, operator, wait_for
 from tests.conftest import ROOT
 

@@ -15,6 +15,7 @@ import otgate
 from otgate.api.metrics import render_metrics
 from otgate.config.loader import load_config_file
 from otgate.runtime.gateway import Gateway
+from otgate.runtime.view import GatewayView
 from tests.conftest import PLANT_CONFIGS
 
 FILES = Path(otgate.__file__).parent / "deploy" / "files"
@@ -40,7 +41,7 @@ def test_alert_rules_promtool_check_and_unit_tests_pass(check: list[str]):
 
 def exposed(gateway: Gateway) -> set[str]:
     names = set()
-    for line in render_metrics(gateway).splitlines():
+    for line in render_metrics(GatewayView(gateway)).splitlines():
         if line.startswith("# TYPE "):
             name, kind = line.split()[2:4]
             names |= {name, f"{name}_total"} if kind == "counter" else {name}
@@ -67,15 +68,15 @@ def test_rules_and_dashboard_query_only_exposed_metrics(gateway: Gateway):
 def test_build_info_names_version_plant_and_config_hash(gateway: Gateway):
     loaded = load_config_file(PLANT_CONFIGS / "tank.yaml")
     gateway.watch_config_file(loaded)
-    text = render_metrics(gateway)
+    text = render_metrics(GatewayView(gateway))
     line = f'otgate_build_info{{config_sha256="{loaded.sha256}",plant="tank",version="{otgate.__version__}"}} 1.0'
     assert line in text
 
 
 def test_engine_quarantined_and_audit_failing_follow_the_gateway(gateway: Gateway):
-    assert 'otgate_engine_quarantined{engine="optimizer"} 0.0' in render_metrics(gateway)
+    assert 'otgate_engine_quarantined{engine="optimizer"} 0.0' in render_metrics(GatewayView(gateway))
     gateway.quarantined.add("optimizer")
     gateway.audit_failed = True
-    text = render_metrics(gateway)
+    text = render_metrics(GatewayView(gateway))
     assert 'otgate_engine_quarantined{engine="optimizer"} 1.0' in text
     assert "otgate_audit_failing 1.0" in text

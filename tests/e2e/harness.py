@@ -17,8 +17,8 @@ from otgate.host.service import build_links
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
 from otgate.runtime.state import Answer
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation, WriteRecord, default_config
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation, WriteRecord, default_config
 from tests.conftest import PLANT_CONFIGS
 from tests.field.harness import IgnoringPlc
 

@@ -15,7 +15,7 @@ import pytest
 from otgate.audit.store import AuditStoreError
 from otgate.config.loader import load_config_file
 from otgate.core.config import PlantConfig
-from simulator.faults import ActuatorStuck, Bias, Dropout, Freeze
+from otgate_simulator.faults import ActuatorStuck, Bias, Dropout, Freeze
 from tests.conftest import PLANT_CONFIGS
 from tests.e2e.harness import Harness, running
 
@@ -207,7 +207,7 @@ async def test_config_file_changed_on_disk_disengages_ai(tmp_path: Path):
 
 @pytest.mark.requirement("R-13", "R-19")
 async def test_plc_link_lost_gateway_falls_back_and_plc_sheds_by_itself(tmp_path: Path):
-    from simulator.proxy import FaultProxy, LinkFaults
+    from otgate_simulator.proxy import FaultProxy, LinkFaults
     from tests.e2e.harness import pointed_at_port
 
     async with running("tank", tmp_path) as h:

@@ -11,7 +11,7 @@ from otgate.core.config import PlantConfig
 from otgate.core.loop_response import window_s
 from otgate.core.modes import LoopMode
 from otgate.core.prediction import StepModel
-from simulator.faults import ActuatorStuck
+from otgate_simulator.faults import ActuatorStuck
 from tests.e2e.harness import running
 
 

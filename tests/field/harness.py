@@ -28,10 +28,10 @@ from otgate.field.fake import FakeLink
 from otgate.field.link import FieldLink
 from otgate.field.modbus import ModbusLink
 from otgate.field.opcua import OpcUaLink
-from simulator.proxy import FaultProxy, LinkFaults
-from simulator.registers import RegisterFormat
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.proxy import FaultProxy, LinkFaults
+from otgate_simulator.registers import RegisterFormat
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 
 CONFIGS = Path(__file__).resolve().parents[2] / "plant_configs"
 TIMEOUT_S = 1.0

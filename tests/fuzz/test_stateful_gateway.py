@@ -62,7 +62,7 @@ from otgate.core.plant import compile_plant
 from otgate.field.fake import FakeLink
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
-from simulator.faults import Bias, Dropout
+from otgate_simulator.faults import Bias, Dropout
 from tests.e2e.harness import Harness, running
 from tests.fuzz.support import (
     ENGINE_AUTH,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hil.assertions import judge
-from hil.record import Event, RunRecord
-from hil.scenario import Scenario
-from simulator.simulation import WriteRecord
+from otgate_hil.assertions import judge
+from otgate_hil.record import Event, RunRecord
+from otgate_hil.scenario import Scenario
+from otgate_simulator.simulation import WriteRecord
 
 
 def record(

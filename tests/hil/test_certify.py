@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hil.cli import main
+from otgate_hil.cli import main
 
 SCENARIO = Path(__file__).resolve().parents[2] / "hil" / "scenarios" / "D01_inflow_ramp_tank.yaml"
 

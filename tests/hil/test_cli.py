@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.cli import main
+from otgate_hil.cli import main
 
 LIBRARY = Path(__file__).resolve().parents[2] / "hil" / "scenarios"
 SHORT = LIBRARY / "A08_stale_recommendation_tank.yaml"

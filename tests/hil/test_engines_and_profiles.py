@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from hil.engines import BadValues, ClosedLoop, ScriptedEngine, Step, Unauthorised, _Behaviour
-from hil.profiles import PeriodicProfile, RampProfile
 from otgate.client import Proposal, recommendation_body
+from otgate_hil.engines import BadValues, ClosedLoop, ScriptedEngine, Step, Unauthorised, _Behaviour
+from otgate_hil.profiles import PeriodicProfile, RampProfile
 
 
 def engine(behaviour: _Behaviour) -> ScriptedEngine:

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import pythonfmu.builder as pythonfmu_builder  # a dev dependency: missing, the test fails rather than skips
 
-from hil.assertions import judge
-from hil.runner import run_scenario
-from hil.scenario import Scenario
-from simulator.fmu_plant import FmuPlantError, fmu_binding
+from otgate_hil.assertions import judge
+from otgate_hil.runner import run_scenario
+from otgate_hil.scenario import Scenario
+from otgate_simulator.fmu_plant import FmuPlantError, fmu_binding
 
 TOLERANCE_M = 0.001
 

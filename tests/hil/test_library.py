@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hil.assertions import judge
-from hil.coverage import coverage, load_hazards
-from hil.runner import run_scenario
-from hil.scenario import load_scenario, scenario_paths
+from otgate_hil.assertions import judge
+from otgate_hil.coverage import coverage, load_hazards
+from otgate_hil.runner import run_scenario
+from otgate_hil.scenario import load_scenario, scenario_paths
 
 LIBRARY = Path(__file__).resolve().parents[2] / "hil" / "scenarios"
 FILES = scenario_paths([LIBRARY])

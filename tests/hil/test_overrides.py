@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from hil.overrides import OverrideError, merged, overridden_config
-from hil.scenario import Scenario
+from otgate_hil.overrides import OverrideError, merged, overridden_config
+from otgate_hil.scenario import Scenario
 
 
 def test_merged_recurses_into_mappings_replaces_lists_and_null_deletes():

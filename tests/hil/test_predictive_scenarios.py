@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hil.assertions import judge
-from hil.overrides import overridden_config
-from hil.runner import run_scenario
-from hil.scenario import Scenario, load_scenario
+from otgate_hil.assertions import judge
+from otgate_hil.overrides import overridden_config
+from otgate_hil.runner import run_scenario
+from otgate_hil.scenario import Scenario, load_scenario
 
 LIBRARY = Path(__file__).resolve().parents[2] / "hil" / "scenarios"
 # scenario -> the assertions that only the predictive layer can make hold

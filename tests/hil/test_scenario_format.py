@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from hil.conditions import parse_condition
-from hil.durations import parse_duration
-from hil.scenario import Scenario, ScenarioError, load_scenario
+from otgate_hil.conditions import parse_condition
+from otgate_hil.durations import parse_duration
+from otgate_hil.scenario import Scenario, ScenarioError, load_scenario
 
 
 def minimal(**changes: Any) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from hil.assertions import judge
-from hil.record import Event, RunRecord
-from hil.scenario import Scenario
 from otgate.core.audit_chain import AuditRecord
-from simulator.frame_faults import Delivery
-from simulator.simulation import WriteRecord
+from otgate_hil.assertions import judge
+from otgate_hil.record import Event, RunRecord
+from otgate_hil.scenario import Scenario
+from otgate_simulator.frame_faults import Delivery
+from otgate_simulator.simulation import WriteRecord
 
 
 def scenario(

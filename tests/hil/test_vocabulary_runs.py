@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hil.assertions import judge
-from hil.runner import run_scenario
-from hil.scenario import Scenario
+from otgate_hil.assertions import judge
+from otgate_hil.runner import run_scenario
+from otgate_hil.scenario import Scenario
 
 
 def scenario(plant: str, duration: str, body: dict[str, Any]) -> Scenario:

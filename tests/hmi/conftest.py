@@ -16,8 +16,8 @@ from playwright.async_api import Browser, async_playwright
 from otgate.cli.demo import pointed_at
 from otgate.config.loader import LoadedConfig, load_config_file
 from otgate.host.service import GatewayService
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.conftest import PLANT_CONFIGS
 
 CHROMIUM = "/usr/bin/chromium"

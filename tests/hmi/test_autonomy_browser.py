@@ -25,8 +25,8 @@ from otgate.core.autonomy_policy import AutonomyPolicy, RiskPolicy, ShadowExit
 from otgate.core.config import Operator, Role
 from otgate.core.modes import ModeEvent
 from otgate.host.service import GatewayService
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.conftest import PLANT_CONFIGS
 from tests.hmi.conftest import Plant, fast
 from tests.hmi.test_browser import WAIT_MS, eventually

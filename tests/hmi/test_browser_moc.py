@@ -17,8 +17,8 @@ from playwright.async_api import Browser, Page, expect
 
 from otgate.config.loader import load_config_file
 from otgate.host.service import GatewayService
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.conftest import PLANT_CONFIGS
 from tests.hmi.conftest import SIM_SPEED, Plant, fast
 from tests.hmi.test_browser import WAIT_MS, log_in, recommend

@@ -18,8 +18,8 @@ from otgate.cli.demo import pointed_at
 from otgate.config.loader import LoadedConfig, load_config_file
 from otgate.core.modes import ModeEvent
 from otgate.host.service import GatewayService
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 from tests.conftest import PLANT_CONFIGS
 from tests.hmi.conftest import ENGINE_TOKEN, SIM_SPEED, Plant, fast
 from tests.hmi.test_browser import log_in

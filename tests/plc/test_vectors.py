@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from simulator.pid import PiTuning
-from simulator.plc import HEARTBEAT_TAG, SCAN_S, SHED_TIMEOUT_TAG, LoopSpec, Mode, Plc
+from otgate_simulator.pid import PiTuning
+from otgate_simulator.plc import HEARTBEAT_TAG, SCAN_S, SHED_TIMEOUT_TAG, LoopSpec, Mode, Plc
 
 VECTORS = Path(__file__).resolve().parents[2] / "plc" / "test_vectors.yaml"
 DOCUMENT = YAML(typ="safe", pure=True).load(VECTORS.read_text())

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from otgate.core.config import Access, OpcUaConnection, OpcUaSecurityPolicy, PlantConfig, PlcConnection
 from otgate.field.link import LinkDown, WriteRefused
 from otgate.field.opcua import OpcUaLink, SouthboundSecurityError, _check_endpoints
-from simulator.opcua_server import OpcUaServer, ServerSecurity
-from simulator.simulation import Simulation
+from otgate_simulator.opcua_server import OpcUaServer, ServerSecurity
+from otgate_simulator.simulation import Simulation
 from tests.field.harness import tank_config
 from tests.security.certs import AppCertificate, make_app_certificate
 

@@ -9,10 +9,10 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from simulator.frame_faults import FrameFaults, FrameGate, split_frames
-from simulator.proxy import FaultProxy
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.frame_faults import FrameFaults, FrameGate, split_frames
+from otgate_simulator.proxy import FaultProxy
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 
 
 def frame(tid: int, function: int, address: int, payload: bytes = b"\x00\x01") -> bytes:

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from simulator.pid import PiState, pi_step
-from simulator.plants import PLANTS, cstr, ricker, tank
-from simulator.programs.cstr import TEMP_LOOP
+from otgate_simulator.pid import PiState, pi_step
+from otgate_simulator.plants import PLANTS, cstr, ricker, tank
+from otgate_simulator.programs.cstr import TEMP_LOOP
 
 # ------------------------------------------------------------------------------------------------ tank
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from simulator.pid import PiState, PiTuning, pi_step, pi_track
-from simulator.plc import MODE_TRANSITIONS, LoopState, Mode, ModeEvent, Plc, next_mode, ramp_setpoint
-from simulator.programs.tank import LEVEL_LOOP, TankBinding
+from otgate_simulator.pid import PiState, PiTuning, pi_step, pi_track
+from otgate_simulator.plc import MODE_TRANSITIONS, LoopState, Mode, ModeEvent, Plc, next_mode, ramp_setpoint
+from otgate_simulator.programs.tank import LEVEL_LOOP, TankBinding
 
 
 def _plc() -> tuple[Plc, dict[str, float]]:

@@ -16,8 +16,8 @@ from pymodbus.pdu import ExceptionResponse
 
 from otgate.config.loader import load_config
 from otgate.core.config import Access, ModbusTable, PlantConfig
-from simulator.runtime import SimRuntime
-from simulator.simulation import Simulation
+from otgate_simulator.runtime import SimRuntime
+from otgate_simulator.simulation import Simulation
 
 CONFIGS = Path(__file__).resolve().parents[2] / "plant_configs"
 PLANTS = ("tank", "cstr", "ricker")
@@ -289,7 +289,7 @@ async def test_realtime_bad_speed_raises(speed: float) -> None:
 
 
 async def test_serve_prints_endpoints_and_stops_when_cancelled() -> None:
-    from simulator.runtime import serve
+    from otgate_simulator.runtime import serve
 
     lines: list[str] = []
     ready = asyncio.Event()
@@ -314,7 +314,7 @@ async def test_serve_prints_endpoints_and_stops_when_cancelled() -> None:
 
 
 async def test_opcua_address_space_cache_rebuilt_when_broken_then_reused(tmp_path: Path) -> None:
-    from simulator.opcua_server import OpcUaServer
+    from otgate_simulator.opcua_server import OpcUaServer
 
     sim = make_simulation("tank")
     server = OpcUaServer(sim, cache_root=tmp_path)
@@ -336,7 +336,7 @@ async def test_opcua_address_space_cache_rebuilt_when_broken_then_reused(tmp_pat
 
 
 async def test_tick_barrier_hands_every_tick_to_a_gateway_task() -> None:
-    from simulator.runtime import TickBarrier
+    from otgate_simulator.runtime import TickBarrier
 
     barrier = TickBarrier()
     seen: list[int] = []
@@ -356,7 +356,7 @@ async def test_tick_barrier_hands_every_tick_to_a_gateway_task() -> None:
 
 
 async def test_tick_barrier_counts_overrun_when_gateway_misses_budget() -> None:
-    from simulator.runtime import TickBarrier
+    from otgate_simulator.runtime import TickBarrier
 
     barrier = TickBarrier(budget_s=0.01)
     async with SimRuntime(make_simulation("tank"), opcua_port=None, cycle=barrier.cycle) as rt:
@@ -407,7 +407,7 @@ async def test_runtime_opcua_port_in_use_raises_and_releases_modbus() -> None:
 
 
 async def test_tick_barrier_late_done_does_not_release_the_next_tick() -> None:
-    from simulator.runtime import TickBarrier
+    from otgate_simulator.runtime import TickBarrier
 
     barrier = TickBarrier(budget_s=0.01)
     async with SimRuntime(make_simulation("tank"), opcua_port=None, cycle=barrier.cycle) as rt:

@@ -12,8 +12,8 @@ from pymodbus.exceptions import ModbusException
 
 from otgate.config.loader import load_config
 from otgate.core.config import PlantConfig
-from simulator.modbus_server import ModbusServer
-from simulator.proxy import FaultProxy, LinkFaults
+from otgate_simulator.modbus_server import ModbusServer
+from otgate_simulator.proxy import FaultProxy, LinkFaults
 
 CONFIGS = Path(__file__).resolve().parents[2] / "plant_configs"
 
@@ -178,8 +178,8 @@ async def test_proxy_in_front_of_modbus_server_forwards_and_blackholes() -> None
 async def test_proxy_in_front_of_opcua_server_forwards_with_delay() -> None:
     from asyncua import Client
 
-    from simulator.opcua_server import OpcUaServer
-    from simulator.simulation import Simulation
+    from otgate_simulator.opcua_server import OpcUaServer
+    from otgate_simulator.simulation import Simulation
 
     sim = Simulation("tank", seed=0)
     server = OpcUaServer(sim)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simulator.registers import RegisterFormat, register_count
+from otgate_simulator.registers import RegisterFormat, register_count
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from otgate.core.config import Access
-from simulator.faults import (
+from otgate_simulator.faults import (
     ActuatorSluggish,
     ActuatorStuck,
     Bias,
@@ -21,7 +21,7 @@ from simulator.faults import (
     PlcRestart,
     WatchdogBroken,
 )
-from simulator.simulation import Simulation, WriteRecord
+from otgate_simulator.simulation import Simulation, WriteRecord
 
 PLANT_NAMES = ("tank", "cstr", "ricker")
 
