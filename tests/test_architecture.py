@@ -263,6 +263,11 @@ GATEWAY_COMMANDS = {
     "lift_quarantine",
     "acknowledge_alarm",
     "reload_config",
+    "shelve_alarm",
+    "unshelve_expired_alarms",
+    "sign_off_autonomy",
+    "demote_autonomy",
+    "attach_certificate",
 }
 
 

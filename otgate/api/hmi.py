@@ -252,12 +252,12 @@ def _add_session_routes(app: FastAPI, console: Console) -> None:
 async def _log_in(console: Console, user: str, password: str) -> tuple[str, Operator, bool, str] | None:
     """(cookie token, account, restricted, csrf token), or None. Audited either way."""
     user = user.strip()[:64]
-    now = console.gateway.clock.monotonic()
+    now = console.view.monotonic()
     locked = console.accounts.is_locked(user, now)
     operator = await console.accounts.verify(user, password)
     if operator is None:
         console.accounts.record_failure(user, now)
-        if user in console.gateway.plant.config.operators:
+        if user in console.view.config.operators:
             console.record_login(user, "login_failed", locked_out=console.accounts.is_locked(user, now))
         return None
     if not locked:

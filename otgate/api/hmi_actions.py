@@ -90,6 +90,7 @@ def string_of(body: dict[str, Any], key: str) -> str:
 
 def add_action_routes(app: FastAPI, console: Console) -> None:
     gateway = console.gateway
+    view = console.view
 
     async def mode_change(request: Request, loops: list[str], action: str) -> dict[str, Any]:
         event = MODE_EVENTS.get(action)
@@ -106,7 +107,7 @@ def add_action_routes(app: FastAPI, console: Console) -> None:
 
     @app.post("/hmi/api/loops/{loop}/{action}")
     async def loop_action(request: Request, loop: str, action: str) -> dict[str, Any]:
-        if loop not in gateway.loops:
+        if loop not in view.loop_states():
             console.require(request, Role.VIEWER)
             raise ApiError(404, "unknown_loop")
         if action == "setpoint":
@@ -115,7 +116,7 @@ def add_action_routes(app: FastAPI, console: Console) -> None:
 
     @app.post("/hmi/api/plant/{action}")
     async def plant_action(request: Request, action: str) -> dict[str, Any]:
-        return await mode_change(request, list(gateway.loops), action)
+        return await mode_change(request, list(view.loop_states()), action)
 
     async def manual_setpoint(request: Request, loop: str) -> dict[str, Any]:
         actor = console.require(request, Role.OPERATOR)
@@ -155,18 +156,18 @@ def add_action_routes(app: FastAPI, console: Console) -> None:
     @app.post("/hmi/api/engines/{engine}/fallback")
     async def engine_fallback(request: Request, engine: str) -> dict[str, Any]:
         """Takes one engine out of the plant: every loop whose setpoint it may write goes to fallback."""
-        found = gateway.plant.config.engines.get(engine)
+        found = view.config.engines.get(engine)
         if found is None:
             console.require(request, Role.VIEWER)
             raise ApiError(404, "unknown_engine")
-        loops = [name for name, loop in gateway.plant.config.loops.items() if loop.sp in found.writes]
+        loops = [name for name, loop in view.config.loops.items() if loop.sp in found.writes]
         return await mode_change(request, loops, ModeEvent.FALLBACK.value)
 
     @app.post("/hmi/api/engines/{engine}/lift-quarantine")
     async def lift_quarantine(request: Request, engine: str) -> dict[str, Any]:
         actor = console.require(request, Role.OPERATOR)
         reason = reason_of(await json_body(request), required=True)
-        if engine not in gateway.plant.config.engines:
+        if engine not in view.config.engines:
             raise ApiError(404, "unknown_engine")
         lifted = _audited(lambda: gateway.lift_quarantine(actor.user, engine, reason))
         console.notify()
@@ -186,7 +187,7 @@ def add_action_routes(app: FastAPI, console: Console) -> None:
         return {
             "file": str(loaded.path),
             "sha256": loaded.sha256,
-            "loops": {n: "fallback" for n in gateway.loops},
+            "loops": {n: "fallback" for n in view.loop_states()},
         }
 
 

@@ -20,14 +20,15 @@ from otgate.core.config import Role
 
 def add_alarm_routes(app: FastAPI, console: Console) -> None:
     gateway = console.gateway
+    view = console.view
 
     @app.post("/hmi/api/alarms/{code}/shelve")
     async def shelve(request: Request, code: str) -> dict[str, Any]:
         actor = console.require(request, Role.OPERATOR)
         body = await json_body(request)
-        if code not in gateway.alarms:
+        alarm = view.alarm(code)
+        if alarm is None:
             raise ApiError(404, "unknown_alarm")
-        alarm = gateway.alarms[code]
         reason = reason_of(body, required=False)
         duration_s = number_of(body, "duration_s")
         refusal = shelve_refusal(alarm, reason, duration_s)
@@ -36,10 +37,10 @@ def add_alarm_routes(app: FastAPI, console: Console) -> None:
                 (409, "alarm_unshelvable") if alarm.priority == "high" else (422, "invalid_shelving")
             )
             raise ApiError(status, error, fields=[{"loc": ["code"], "msg": refusal}])
-        until = gateway.clock.now() + duration_s
+        until = view.now() + duration_s
         data = {"event": "shelve_alarm", "code": code, "reason": reason, "until": until}
         if not gateway.record_operator_event(actor.user, AuditKind.OPERATOR_ACTION, data):
             raise ApiError(503, "audit_unavailable")  # not recorded, so not shelved
-        gateway.alarms.shelve(code, actor.user, reason, until)
+        gateway.shelve_alarm(actor.user, code, reason, until)
         console.notify()
         return {"shelved": code, "until": until, "reason": reason}

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from otgate.core.alarms import AlarmBoard, sort_key
+from otgate.core.alarms import Alarm, sort_key
 from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.text import visible
 
@@ -43,7 +44,7 @@ class AlarmLog:
         return [{"hour": hour, "count": n} for hour, n in reversed(recent)]
 
 
-def alarm_views(board: AlarmBoard, now: float) -> list[dict[str, Any]]:
+def alarm_views(alarms: Iterable[Alarm], now: float) -> list[dict[str, Any]]:
     """Sorted high priority first; a shelving past its expiry shows as over even before it is recorded."""
     return [
         {
@@ -63,5 +64,5 @@ def alarm_views(board: AlarmBoard, now: float) -> list[dict[str, Any]]:
             "shelved_until": a.shelved_until,
             "shelvable": a.priority != "high",
         }
-        for a in sorted(board.values(), key=sort_key)
+        for a in sorted(alarms, key=sort_key)
     ]

@@ -38,15 +38,16 @@ MAX_SCORECARD_CHARS = 200_000
 
 
 def autonomy_view(console: Console) -> dict[str, Any]:
-    gateway = console.gateway
+    view = console.view
     return {
-        "entries": gateway.ledger.summary(gateway.clock.monotonic()),
-        "history": list(reversed(gateway.ledger.history))[:100],  # newest first
+        "entries": view.autonomy_summary(),
+        "history": list(reversed(view.autonomy_history()))[:100],  # newest first
     }
 
 
 def add_autonomy_routes(app: FastAPI, console: Console) -> None:
     gateway = console.gateway
+    view = console.view
 
     @app.get("/hmi/autonomy")
     async def page(request: Request) -> HTMLResponse:
@@ -62,7 +63,7 @@ def add_autonomy_routes(app: FastAPI, console: Console) -> None:
         return HTMLResponse(html)
 
     @app.get("/hmi/api/autonomy")
-    async def view(request: Request) -> dict[str, Any]:
+    async def autonomy(request: Request) -> dict[str, Any]:
         console.require(request, Role.VIEWER)
         return autonomy_view(console)
 
@@ -72,14 +73,14 @@ def add_autonomy_routes(app: FastAPI, console: Console) -> None:
         body = await json_body(request)
         await _reauthenticate(console, actor, body)
         key = _key(body)
-        entry = gateway.ledger.entries.get(key)
-        policy = gateway.ledger.policy(key.loop)
+        entry = view.autonomy_entry(key)
+        policy = view.autonomy_policy(key.loop)
         if entry is None or policy is None:
             raise ApiError(404, "unknown_entry")
-        judged = eligibility(entry, policy, gateway.clock.monotonic())
-        moved = gateway.ledger.sign_off(actor.user, key, gateway.clock.monotonic())
+        judged = eligibility(entry, policy, view.monotonic())
+        moved = gateway.sign_off_autonomy(actor.user, key)
         if moved is None:
-            if gateway.audit_failed:
+            if view.audit_failed:
                 raise ApiError(503, "audit_unavailable")
             problems = list(judged.unmet) or ["not eligible"]
             raise ApiError(409, "not_eligible", fields=[{"loc": ["evidence"], "msg": m} for m in problems])
@@ -91,7 +92,7 @@ def add_autonomy_routes(app: FastAPI, console: Console) -> None:
         actor = console.require(request, Role.OPERATOR, toward_safety=True)
         body = await json_body(request)
         reason = reason_of(body, required=True)
-        moved = gateway.ledger.demote(actor.user, _key(body), reason, gateway.clock.monotonic())
+        moved = gateway.demote_autonomy(actor.user, _key(body), reason)
         if moved is None:
             raise ApiError(404, "unknown_entry")
         console.notify()
@@ -104,7 +105,7 @@ def add_autonomy_routes(app: FastAPI, console: Console) -> None:
         scorecard = body.get("scorecard")
         if not isinstance(scorecard, dict) or len(str(scorecard)) > MAX_SCORECARD_CHARS:
             raise ApiError(422, "scorecard_required", fields=[{"loc": ["scorecard"], "msg": "a JSON object"}])
-        digest = gateway.ledger.attach_certificate(actor.user, _key(body), scorecard)
+        digest = gateway.attach_certificate(actor.user, _key(body), scorecard)
         if digest is None:
             raise ApiError(404, "unknown_entry")
         console.notify()

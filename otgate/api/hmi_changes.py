@@ -29,17 +29,17 @@ from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.change_control import ChangeEvent, ChangeRequest, Refusal, step
 from otgate.core.config import Role
 from otgate.moc.change_board import ChangeBoard, ProposedChange, replay_summary, running_text, unified_diff
-from otgate.runtime.gateway import Gateway
+from otgate.runtime.view import GatewayView
 
 REPLAY_MAX_RECORDS = 200_000  # the newest part of the trail; `otgate config replay` reads all of it
 
 
-def recent_records(gateway: Gateway) -> list[AuditRecord]:
+def recent_records(view: GatewayView) -> list[AuditRecord]:
     """The newest REPLAY_MAX_RECORDS records (blocking I/O: call it from a worker thread)."""
-    head = gateway.audit.head
+    head = view.audit_head
     if head is None:
         return []
-    return list(gateway.audit.records(max(1, head.seq - REPLAY_MAX_RECORDS + 1)))
+    return list(view.records(max(1, head.seq - REPLAY_MAX_RECORDS + 1)))
 
 
 REFUSAL_STATUS = {Refusal.PROPOSER_CANNOT_APPROVE: 403, Refusal.NOT_ALLOWED_NOW: 409, Refusal.STALE: 409}
@@ -52,7 +52,8 @@ REFUSAL_TEXT = {
 
 def add_change_routes(app: FastAPI, console: Console) -> None:
     gateway = console.gateway
-    board = ChangeBoard(gateway.audit.path.parent / "changes")
+    view = console.view
+    board = ChangeBoard(view.data_dir / "changes")
     app.state.changes = board
 
     def record(actor: Actor, data: dict[str, Any]) -> None:
@@ -94,7 +95,7 @@ def add_change_routes(app: FastAPI, console: Console) -> None:
                 422, "config_invalid", fields=[{"loc": ["text"], "msg": p} for p in problems]
             ) from None
         base, base_sha = await asyncio.to_thread(running_text, console.config_path)
-        records = await asyncio.to_thread(recent_records, gateway)
+        records = await asyncio.to_thread(recent_records, view)
         report = await asyncio.to_thread(replay_summary, records, loaded)
         diff = unified_diff(base, str(console.config_path), text, str(loaded.path))
         change = ProposedChange(

@@ -36,6 +36,7 @@ from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Role
 from otgate.core.text import visible
 from otgate.runtime.gateway import Gateway
+from otgate.runtime.view import GatewayView
 
 log = logging.getLogger(__name__)
 REFRESH_S = 0.5  # trends and trail tail are read this often (and pushed at once when they change)
@@ -70,21 +71,23 @@ class Console:
     recent: RecentTraffic = field(default_factory=RecentTraffic)
     streams: int = 0
     accounts: Accounts = field(init=False)
+    view: GatewayView = field(init=False)  # what the HMI reads; it acts through the gateway's commands
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _refreshing: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
-        self.accounts = Accounts(lambda: self.gateway.plant.config.operators)
+        self.view = GatewayView(self.gateway)
+        self.accounts = Accounts(lambda: self.view.config.operators)
 
     # ---------------------------------------------------------------------------------- who is asking
 
     def role_of(self, user: str | None) -> Role | None:
-        account = self.gateway.plant.config.operators.get(user) if user else None
+        account = self.view.config.operators.get(user) if user else None
         return account.role if account is not None else None
 
     def session_of(self, token: str | None, *, touch: bool = True) -> Session | None:
         role = self.role_of(self.sessions.user_of(token))
-        return self.sessions.find(token, role, self.gateway.clock.monotonic(), touch=touch)
+        return self.sessions.find(token, role, self.view.monotonic(), touch=touch)
 
     def require(self, request: Request, needed: Role, *, toward_safety: bool = False) -> Actor:
         """The caller, if allowed to do something that needs `needed`; raises ApiError otherwise."""
@@ -118,7 +121,7 @@ class Console:
     # ---------------------------------------------------------------------------------- live view
 
     def state(self) -> dict[str, Any]:
-        view = plant_view(self.gateway, self.recent, self.gateway.clock.monotonic())
+        view = plant_view(self.view, self.recent, self.view.monotonic())
         view["trend"] = self.trends.latest()
         return view
 
@@ -133,20 +136,20 @@ class Console:
 
     async def refresh(self) -> None:
         # Shelving is bounded (REQUIREMENTS #26): at expiry the alarm comes back, recorded against its shelver.
-        for code, user in self.gateway.alarms.unshelve_expired(self.gateway.clock.now()):
+        for code, user in self.gateway.unshelve_expired_alarms():
             self.record(
                 AuditKind.OPERATOR_ACTION, user, {"event": "unshelve_alarm", "code": code, "why": "expired"}
             )
-        records = await asyncio.to_thread(self.recent.read_new, self.gateway)
+        records = await asyncio.to_thread(self.recent.read_new, self.view)
         for record in records:
             self.recent.apply(record)
-        if self.trends.sample(self.gateway) or records:
+        if self.trends.sample(self.view) or records:
             self.notify()
 
     async def _refresh_forever(self) -> None:
         """Until the gateway stops scanning (the service is stopping); the next request restarts it."""
         loop = asyncio.get_running_loop()
-        scans, still_since = self.gateway.scans, loop.time()
+        scans, still_since = self.view.scans, loop.time()
         while loop.time() - still_since <= self._stall_s():
             try:
                 await self.refresh()
@@ -155,13 +158,13 @@ class Console:
             except Exception:  # the view must never take the console down
                 log.exception("HMI refresh failed")
             await asyncio.sleep(REFRESH_S)
-            if self.gateway.scans != scans:
-                scans, still_since = self.gateway.scans, loop.time()
+            if self.view.scans != scans:
+                scans, still_since = self.view.scans, loop.time()
 
     async def stream(self, token: str) -> AsyncIterator[str]:
         """Server-sent events: the plant view whenever it changes (at least every PUSH_MAX_S)."""
         self.streams += 1
-        scans, still_since = self.gateway.scans, asyncio.get_running_loop().time()
+        scans, still_since = self.view.scans, asyncio.get_running_loop().time()
         try:
             yield "retry: 1000\n\n"
             while self.session_of(token, touch=False) is not None:
@@ -170,8 +173,8 @@ class Console:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), PUSH_MAX_S)
                 now = asyncio.get_running_loop().time()
-                if self.gateway.scans != scans:
-                    scans, still_since = self.gateway.scans, now
+                if self.view.scans != scans:
+                    scans, still_since = self.view.scans, now
                 elif now - still_since > self._stall_s():
                     return  # the gateway stopped scanning (shutting down): let the browser reconnect
             yield "event: expired\ndata: {}\n\n"
@@ -179,7 +182,7 @@ class Console:
             self.streams -= 1
 
     def _stall_s(self) -> float:
-        return 3 * self.gateway.plant.config.gateway.scan_interval_s + 2.0
+        return 3 * self.view.config.gateway.scan_interval_s + 2.0
 
 
 def _csrf_ok(request: Request, session: Session) -> bool:

@@ -14,14 +14,14 @@ from typing import Any
 
 from otgate.core.model_mismatch import noise_sigma, prediction_band
 from otgate.core.prediction import with_queued
-from otgate.runtime.gateway import Gateway
+from otgate.runtime.view import GatewayView
 
 _DIGITS = 6  # rounded: the page draws them, the JSON stays small
 
 
-def loop_prediction(gateway: Gateway, sp_tag: str) -> list[dict[str, Any]]:
-    plant = gateway.plant
-    snapshot = gateway.current_snapshot()
+def loop_prediction(view: GatewayView, sp_tag: str) -> list[dict[str, Any]]:
+    plant = view.plant
+    snapshot = view.current_snapshot()
     forecast = snapshot.forecast
     if forecast is None or not plant.reaches_envelope(sp_tag):
         return []
@@ -31,7 +31,7 @@ def loop_prediction(gateway: Gateway, sp_tag: str) -> list[dict[str, Any]]:
         if current is None or not math.isfinite(current):
             continue
         expected = with_queued(plant.models, forecast, output, snapshot.queued, proposing="")
-        sigma = noise_sigma(gateway.memory.samples.get(output, ()), snapshot.taken_at, plant.horizon_s)
+        sigma = noise_sigma(view.samples(output), snapshot.taken_at, plant.horizon_s)
         lo, hi = prediction_band(expected, current, sigma)
         bound = plant.envelope[output]
         views.append(

@@ -20,7 +20,7 @@ from otgate.core.approval import AwaitingApproval
 from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.modes import PlcMode
 from otgate.core.text import visible
-from otgate.runtime.gateway import Gateway
+from otgate.runtime.view import GatewayView
 
 TREND_WINDOW_S = 600.0
 TREND_POINTS = 1200
@@ -40,13 +40,13 @@ class Trends:
     points: dict[str, deque[tuple[float, float | None, float | None]]] = field(default_factory=dict)
     last_taken_at: float = -math.inf
 
-    def sample(self, gateway: Gateway) -> bool:
-        snapshot = gateway.snapshot
+    def sample(self, view: GatewayView) -> bool:
+        snapshot = view.snapshot
         if not math.isfinite(snapshot.taken_at) or snapshot.taken_at <= self.last_taken_at:
             return False
         self.last_taken_at = snapshot.taken_at
         good = {k: v for k, v in snapshot.values.items() if k not in snapshot.bad_quality}
-        for name, loop in gateway.plant.config.loops.items():
+        for name, loop in view.config.loops.items():
             series = self.points.setdefault(name, deque(maxlen=TREND_POINTS))
             # Plotted against the wall clock (people read dates); kept for the window on the same clock.
             series.append(
@@ -77,13 +77,13 @@ class RecentTraffic:
     alarm_log: AlarmLog = field(default_factory=AlarmLog)
     next_seq: int = 1
 
-    def read_new(self, gateway: Gateway) -> list[AuditRecord]:
+    def read_new(self, view: GatewayView) -> list[AuditRecord]:
         """New trail records since the last call (blocking I/O: call it from a worker thread)."""
-        head = gateway.audit.head
+        head = view.audit_head
         if head is None or head.seq < self.next_seq:
             return []
         start = max(self.next_seq, head.seq - CATCH_UP_MAX_RECORDS + 1)
-        records = [r for r in gateway.audit.records(start) if r.seq <= head.seq]
+        records = [r for r in view.records(start) if r.seq <= head.seq]
         self.next_seq = head.seq + 1
         return records
 
@@ -154,12 +154,12 @@ def plc_mode_name(value: float | None) -> str | None:
         return f"? ({value:g})"
 
 
-def loop_views(gateway: Gateway, recent: RecentTraffic) -> list[dict[str, Any]]:
-    snapshot = gateway.snapshot
+def loop_views(view: GatewayView, recent: RecentTraffic) -> list[dict[str, Any]]:
+    snapshot = view.snapshot
     good = {k: v for k, v in snapshot.values.items() if k not in snapshot.bad_quality}
-    config = gateway.plant.config
+    config = view.config
     views = []
-    for name, runtime in gateway.loops.items():
+    for name, state in view.loop_states().items():
         loop = config.loops[name]
         tag = config.tags[loop.sp]
         rules = tag.setpoint
@@ -175,34 +175,34 @@ def loop_views(gateway: Gateway, recent: RecentTraffic) -> list[dict[str, Any]]:
                 "sp": _finite(good.get(loop.working_sp)),
                 "limits": {"lo": rules.limits.lo, "hi": rules.limits.hi} if rules else None,
                 "autonomy": rules.autonomy.value if rules else None,
-                "mode": runtime.state.mode.value,
-                "latched": runtime.state.latched,
-                "mode_reason": runtime.state.reason,
+                "mode": state.mode.value,
+                "latched": state.latched,
+                "mode_reason": state.reason,
                 "plc_mode": plc_mode_name(good.get(loop.mode)),
                 "last": recent.by_tag.get(loop.sp),
-                "prediction": loop_prediction(gateway, loop.sp),
+                "prediction": loop_prediction(view, loop.sp),
                 "history": list(recent.history.get(loop.sp, ())),
-                "lines": trend_lines(gateway.plant, name),
-                "interlocks": interlock_views(gateway.plant, name, good),
-                "actions": loop_actions(runtime.state.mode, runtime.state.latched),
+                "lines": trend_lines(view.plant, name),
+                "interlocks": interlock_views(view.plant, name, good),
+                "actions": loop_actions(state.mode, state.latched),
             }
         )
     return views
 
 
-def approval_views(gateway: Gateway, now: float) -> list[dict[str, Any]]:
+def approval_views(view: GatewayView, now: float) -> list[dict[str, Any]]:
     """The live queue, oldest first, at most MAX_APPROVALS_SHOWN (expired items cannot be approved)."""
-    ttl = gateway.plant.config.gateway.approval_ttl_s
-    live = [item for item in gateway.awaiting.values() if now - item.queued_at <= ttl]
+    ttl = view.config.gateway.approval_ttl_s
+    live = [item for item in view.awaiting() if now - item.queued_at <= ttl]
     live.sort(key=lambda item: item.queued_at)
-    return [_approval_view(gateway, item, ttl, now) for item in live[:MAX_APPROVALS_SHOWN]]
+    return [_approval_view(view, item, ttl, now) for item in live[:MAX_APPROVALS_SHOWN]]
 
 
-def _approval_view(gateway: Gateway, item: AwaitingApproval, ttl: float, now: float) -> dict[str, Any]:
+def _approval_view(view: GatewayView, item: AwaitingApproval, ttl: float, now: float) -> dict[str, Any]:
     proposal = item.proposal
-    config = gateway.plant.config
-    found = gateway.plant.loop_by_setpoint.get(proposal.tag)
-    values = gateway.snapshot.values
+    config = view.config
+    found = view.plant.loop_by_setpoint.get(proposal.tag)
+    values = view.snapshot.values
     sp = _finite(values.get(found[1].working_sp)) if found else None
     rules = config.tags[proposal.tag].setpoint if proposal.tag in config.tags else None
     move = proposal.value - sp if sp is not None and math.isfinite(proposal.value) else None
@@ -220,28 +220,28 @@ def _approval_view(gateway: Gateway, item: AwaitingApproval, ttl: float, now: fl
         "rationale": _clip(item.rationale),
         "digest": item.digest,
         "expires_in_s": max(0.0, ttl - (now - item.queued_at)),
-        **gateway.ledger.oversight_view(proposal, move),  # risk class, approvals, predicted effect
+        **view.oversight_view(proposal, move),  # risk class, approvals, predicted effect
     }
 
 
-def plant_view(gateway: Gateway, recent: RecentTraffic, now: float) -> dict[str, Any]:
-    snapshot = gateway.snapshot
+def plant_view(view: GatewayView, recent: RecentTraffic, now: float) -> dict[str, Any]:
+    snapshot = view.snapshot
     return {
-        "plant": gateway.plant.config.plant,
+        "plant": view.config.plant,
         "at": snapshot.stamped_at if math.isfinite(snapshot.stamped_at) else None,
         "plc_available": snapshot.plc_available,
-        "loops": loop_views(gateway, recent),
-        "approvals": approval_views(gateway, now),
-        "alarms": alarm_views(gateway.alarms, gateway.clock.now()),
+        "loops": loop_views(view, recent),
+        "approvals": approval_views(view, now),
+        "alarms": alarm_views(view.alarms(), view.now()),
         "alarm_history": list(recent.alarm_log.events),
         "alarms_per_hour": recent.alarm_log.hours(),
         "engines": [
             {
                 "name": name,
-                "quarantined": name in gateway.quarantined,
-                "clock_offset_s": gateway.engine_clock_offset(name),
+                "quarantined": name in view.quarantined(),
+                "clock_offset_s": view.engine_clock_offset(name),
             }
-            for name in gateway.plant.config.engines
+            for name in view.config.engines
         ],
-        "counters": dict(vars(gateway.counters)),
+        "counters": dict(vars(view.counters())),
     }

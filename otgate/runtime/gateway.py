@@ -28,6 +28,7 @@ from otgate.audit.store import AuditStoreError
 from otgate.config.loader import LoadedConfig
 from otgate.core.approval import ApprovalOutcome, judge
 from otgate.core.audit_chain import AuditKind
+from otgate.core.autonomy import Key, Transition
 from otgate.core.decision import Decision
 from otgate.core.modes import ModeEvent
 from otgate.core.monitors import AnomalyCode
@@ -141,6 +142,25 @@ class Gateway(EngineSide):
         data = {"event": "acknowledge_alarm", "code": code}
         self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data)
         return True
+
+    def shelve_alarm(self, user: str, code: str, reason: str, until: float) -> None:
+        """Shelve an alarm until `until` (wall clock, as shown); the HMI has recorded the request."""
+        self.alarms.shelve(code, user, reason, until)
+
+    def unshelve_expired_alarms(self) -> list[tuple[str, str]]:
+        """Bring back every alarm whose shelving has expired: (code, who shelved it) each."""
+        return self.alarms.unshelve_expired(self.clock.now())
+
+    def sign_off_autonomy(self, user: str, key: Key) -> Transition | None:
+        """An engineer's sign-off of an eligible engine's promotion (None: refused; docs/AUTONOMY.md)."""
+        return self.ledger.sign_off(user, key, self.clock.monotonic())
+
+    def demote_autonomy(self, user: str, key: Key, reason: str) -> Transition | None:
+        return self.ledger.demote(user, key, reason, self.clock.monotonic())
+
+    def attach_certificate(self, user: str, key: Key, scorecard: dict[str, Any]) -> str | None:
+        """A certification scorecard as evidence on the ledger; its digest, or None for an unknown entry."""
+        return self.ledger.attach_certificate(user, key, scorecard)
 
     def reload_config(self, user: str, loaded: LoadedConfig) -> None:
         """An engineer's reload of an already checked config: every loop goes back to conventional control.

@@ -8,16 +8,19 @@ state except through the gateway's commands (`submit`, `operator_action`, ...), 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from otgate.core.alarms import Alarm
 from otgate.core.approval import AwaitingApproval
-from otgate.core.audit_chain import AuditRecord
+from otgate.core.audit_chain import AuditRecord, Checkpoint
+from otgate.core.autonomy import Entry, Key
+from otgate.core.autonomy_policy import AutonomyPolicy
 from otgate.core.config import Autonomy, PlantConfig
 from otgate.core.modes import LoopState
 from otgate.core.plant import Plant
-from otgate.core.proposal import Snapshot
+from otgate.core.proposal import Proposal, Snapshot
 from otgate.runtime.gateway import Gateway
 from otgate.runtime.state import Counters
 
@@ -87,6 +90,39 @@ class GatewayView:
     def autonomy_summary(self, engine: str | None = None) -> list[dict[str, Any]]:
         """The evidence ledger's entries (one engine's when given), as plain data (docs/AUTONOMY.md)."""
         return self._gateway.ledger.summary(self._gateway.clock.monotonic(), engine=engine)
+
+    def current_snapshot(self) -> Snapshot:
+        """The latest snapshot with the loops' modes and the moves queued but not yet read back."""
+        return self._gateway.current_snapshot()
+
+    def samples(self, tag: str) -> Sequence[tuple[float, float]]:
+        """Recent samples of a tag the look-ahead keeps (time, value)."""
+        return tuple(self._gateway.memory.samples.get(tag, ()))
+
+    def alarm(self, code: str) -> Alarm | None:
+        return dataclasses.replace(self._gateway.alarms[code]) if code in self._gateway.alarms else None
+
+    def oversight_view(self, proposal: Proposal, move: float | None) -> dict[str, Any]:
+        """A supervised proposal's risk class, approvals and predicted effect (docs/AUTONOMY.md)."""
+        return self._gateway.ledger.oversight_view(proposal, move)
+
+    def autonomy_history(self) -> list[dict[str, Any]]:
+        return list(self._gateway.ledger.history)
+
+    def autonomy_entry(self, key: Key) -> Entry | None:
+        return self._gateway.ledger.entries.get(key)
+
+    def autonomy_policy(self, loop: str) -> AutonomyPolicy | None:
+        return self._gateway.ledger.policy(loop)
+
+    @property
+    def audit_head(self) -> Checkpoint | None:
+        return self._gateway.audit.head
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder of the audit trail, where the gateway keeps its files."""
+        return self._gateway.audit.path.parent
 
     def records(self, from_seq: int = 1) -> Iterator[AuditRecord]:
         return self._gateway.audit.records(from_seq)

@@ -16,6 +16,7 @@ from otgate.api.hmi_view import RecentTraffic, plant_view
 from otgate.core.modes import LoopMode, ModeEvent
 from otgate.runtime.clock import ManualClock
 from otgate.runtime.gateway import Gateway
+from otgate.runtime.view import GatewayView
 from tests.api.test_ai_api import AUTH
 
 METRICS_AUTH = {"Authorization": "Bearer demo-metrics-token"}
@@ -83,7 +84,7 @@ async def test_engine_clock_90s_off_judged_on_its_timeline_alarmed_once_not_quar
     assert state["clock_offset_s"] == pytest.approx(-skew_s)
     metrics = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert f'otgate_engine_clock_offset_seconds{{engine="optimizer"}} {-skew_s}' in metrics
-    engines = plant_view(gateway, RecentTraffic(), gateway.clock.now())["engines"]  # the HMI engine list
+    engines = plant_view(GatewayView(gateway), RecentTraffic(), gateway.clock.now())["engines"]  # the HMI engine list
     assert engines == [{"name": "optimizer", "quarantined": False, "clock_offset_s": pytest.approx(-skew_s)}]
 
 
