@@ -13,7 +13,7 @@ from tests.test_architecture import ROOT, python_files
 
 pytestmark = pytest.mark.requirement("R-39")
 
-CLOCK_ADAPTER = ROOT / "otgate" / "clock.py"
+CLOCK_ADAPTER = ROOT / "otgate" / "runtime" / "clock.py"
 # Calls that read a system clock: (module or class, attribute).
 CLOCK_READS = {
     ("time", "time"),
@@ -30,12 +30,12 @@ CLOCK_READS = {
 ALLOWED = {
     # The demo engine is an AI engine, not the gateway: it stamps `issued_at` with its own wall clock,
     # exactly as a real engine does.
-    ROOT / "otgate" / "demo_engine.py": "an engine's own issued_at stamp",
+    ROOT / "otgate" / "client" / "demo_engine.py": "an engine's own issued_at stamp",
     # The client SDK runs in an engine's process: it stamps `issued_at` with the engine's own clock.
     ROOT / "otgate" / "client" / "connection.py": "an engine's own issued_at stamp",
     ROOT / "otgate" / "client" / "models.py": "an engine's own issued_at stamp",
     # The site self-test stamps its report and its trail record (its durations run on the loop's clock).
-    ROOT / "otgate" / "selftest_cli.py": "the self-test report's stamps",
+    ROOT / "otgate" / "cli" / "selftest.py": "the self-test report's stamps",
     # The reconnect back-off's default clock argument (the gateway passes its own in tests and HIL).
     ROOT / "otgate" / "field" / "backoff.py": "default monotonic clock of the back-off",
 }
@@ -66,5 +66,5 @@ def test_only_the_clock_adapter_reads_system_clocks():
 
 def test_clock_read_check_finds_a_wall_clock_read():
     """The check itself: a module that times something with time.time() is found."""
-    sample = ROOT / "otgate" / "clock.py"
+    sample = ROOT / "otgate" / "runtime" / "clock.py"
     assert clock_reads(sample)  # the adapter does read the clocks, and the walker sees it

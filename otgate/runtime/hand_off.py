@@ -26,7 +26,7 @@ class Busy(Exception):
 
 class HandOff:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None, limit: int = DEFAULT_LIMIT) -> None:
-        self._loop = loop  # None: the first caller's loop (tests that serve the API on the gateway's loop)
+        self._loop = loop  # None: the caller's own loop (tests and HIL runs serve the API on the gateway's)
         self._slots = threading.BoundedSemaphore(limit)
 
     @overload
@@ -36,10 +36,7 @@ class HandOff:
     async def run(self, work: Callable[[], T]) -> T: ...
 
     async def run(self, work: Callable[[], T | Awaitable[T]]) -> T:
-        here = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = here
-        if self._loop is here:
+        if self._loop is None or self._loop is asyncio.get_running_loop():
             return await _complete(work)
         if not self._slots.acquire(blocking=False):
             raise Busy

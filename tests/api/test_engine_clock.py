@@ -84,7 +84,9 @@ async def test_engine_clock_90s_off_judged_on_its_timeline_alarmed_once_not_quar
     assert state["clock_offset_s"] == pytest.approx(-skew_s)
     metrics = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert f'otgate_engine_clock_offset_seconds{{engine="optimizer"}} {-skew_s}' in metrics
-    engines = plant_view(GatewayView(gateway), RecentTraffic(), gateway.clock.now())["engines"]  # the HMI engine list
+    engines = plant_view(GatewayView(gateway), RecentTraffic(), gateway.clock.now())[
+        "engines"
+    ]  # the HMI engine list
     assert engines == [{"name": "optimizer", "quarantined": False, "clock_offset_s": pytest.approx(-skew_s)}]
 
 

@@ -219,8 +219,10 @@ async def test_trend_draws_the_predicted_band_into_the_future_when_the_state_has
     await expect(chart.locator("canvas")).to_have_count(1)
     await chart.evaluate(
         """n => { const u = n.uplot; const t = u.data[0][u.data[0].length - 1];
-        u.prediction = {at: t, horizon_s: 120, t_s: [0, 60, 120], expected: [47, 47, 47],
-                        band_lo: [46, 45, 44], band_hi: [48, 49, 50]};
+        const band = {at: t, horizon_s: 120, t_s: [0, 60, 120], expected: [47, 47, 47],
+                      band_lo: [46, 45, 44], band_hi: [48, 49, 50]};
+        // Held against the live state, which carries an empty prediction list for this model-less plant.
+        Object.defineProperty(u, "prediction", {get: () => band, set: () => {}, configurable: true});
         u.setScale("x", {min: t - 600, max: t + 120}); }"""
     )
     inside, outside = await page.evaluate(PIXEL, [60, 48.5]), await page.evaluate(PIXEL, [60, 52.5])

@@ -29,6 +29,7 @@ from otgate.client.demo_engine import DemoEngine
 from otgate.config.loader import load_config
 from otgate.core.config import Access, ModbusAddress, ModbusTable, PlantConfig
 from otgate.core.modes import ModeEvent
+from otgate.runtime.view import GatewayView
 from tests.conftest import PLANT_CONFIGS
 from tests.e2e.harness import Harness, pointed_at_port, running
 
@@ -137,7 +138,7 @@ class RegisterMap:
 
 def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
     writes = h.gateway.plant.config.engines["optimizer"].writes
-    envelopes = [Envelope.model_validate(envelope(h.gateway, tag)) for tag in writes]
+    envelopes = [Envelope.model_validate(envelope(GatewayView(h.gateway), tag)) for tag in writes]
     proposals = [p for p in (engine.step(e, cycle) for e in envelopes) if p is not None]
     now = datetime.fromtimestamp(h.clock.now(), UTC)
     bodies = [p.to_recommendation(None, now).model_dump(mode="json", exclude_none=True) for p in proposals]
