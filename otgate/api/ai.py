@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import math
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -23,7 +21,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from otgate.api.metrics import render_metrics
 from otgate.api.openapi import error_answers, publish_openapi
 from otgate.api.schemas import (
-    MAX_BODY_BYTES,
     Batch,
     DecisionOut,
     DecisionsOut,
@@ -34,6 +31,14 @@ from otgate.api.schemas import (
     StateOut,
     TagsOut,
     epoch,
+)
+from otgate.api.strict_requests import (
+    ApiError,
+    error_response,
+    on_framework_error,
+    parse_json,
+    read_body,
+    require_json,
 )
 from otgate.core.config import Autonomy, Engine
 from otgate.core.proposal import Proposal
@@ -47,41 +52,12 @@ from otgate.runtime.view import GatewayView
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        *,
-        fields: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.status, self.code, self.fields, self.headers = status, code, fields, headers
-
-
 def _bearer_digest(request: Request) -> str:
     """`sha256:<hex>` of the bearer token, as configs store it; 401 when there is no bearer token."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
-
-
-async def on_framework_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    """The framework's own 404/405 answers in the project's shape (code + correlation id), Allow kept."""
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    return error_response(
-        error.status_code, codes.get(error.status_code, "http_error"), headers=dict(error.headers or {})
-    )
-
-
-def error_response(
-    status: int, code: str, fields: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    body: dict[str, Any] = {"error": code, "id": str(uuid.uuid4())}
-    if fields:
-        body["fields"] = fields
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
@@ -245,73 +221,6 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app
-
-
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise ApiError(422, "body_too_large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(422, "body_too_large")
-    return bytes(body)
-
-
-def require_json(request: Request) -> None:
-    """Only `application/json` (UTF-8) bodies are read: a `text/plain` or UTF-16 body is refused with 415
-    before anything parses it, so no other media type can ever lead to a write."""
-    media_type, _, params = request.headers.get("content-type", "").partition(";")
-    charset = ""
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8", "utf8"):
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            fields=[{"loc": ["content-type"], "msg": "send application/json in UTF-8"}],
-        )
-
-
-class _NotStrictJson(ValueError):
-    """Our own refusals while parsing; their text is ours and safe to answer with."""
-
-
-def _refuse_constant(token: str) -> float:
-    raise _NotStrictJson(f"{token[:16]} is not a number")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _NotStrictJson(f"duplicate key {key[:64]!r}")
-        result[key] = value
-    return result
-
-
-def parse_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8 only (json.loads on bytes would guess UTF-16 or UTF-32), no NaN or Infinity,
-    no duplicate keys. Error texts are ours: never an exception's message or a codec's name."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        where = [{"loc": [], "msg": f"not UTF-8 text (byte {error.start})"}]
-        raise ApiError(422, "invalid_encoding", fields=where) from None
-    try:
-        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
-    except _NotStrictJson as error:
-        message = str(error)
-    except json.JSONDecodeError as error:
-        message = f"not valid JSON at line {error.lineno}, column {error.colno}"
-    except RecursionError:
-        message = "nested too deep"
-    except ValueError:  # e.g. an integer too long to convert
-        message = "not valid JSON"
-    raise ApiError(422, "invalid_json", fields=[{"loc": [], "msg": message}])
 
 
 def parse_recommendations(body: bytes, max_batch: int) -> list[Recommendation]:

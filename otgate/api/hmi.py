@@ -25,14 +25,6 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from otgate.api.ai import (
-    ApiError,
-    error_response,
-    on_framework_error,
-    parse_json,
-    read_body,
-    require_json,
-)
 from otgate.api.hmi_actions import add_action_routes
 from otgate.api.hmi_alarm_routes import add_alarm_routes
 from otgate.api.hmi_autonomy import add_autonomy_routes
@@ -40,6 +32,14 @@ from otgate.api.hmi_changes import add_change_routes
 from otgate.api.hmi_console import MAX_STREAMS, Console, is_cross_origin
 from otgate.api.hmi_sessions import LOCKOUT_FAILURES, LOGIN_COOKIE, SESSION_COOKIE, new_token, same_token
 from otgate.api.hmi_view import TREND_WINDOW_S
+from otgate.api.strict_requests import (
+    ApiError,
+    error_response,
+    on_framework_error,
+    parse_json,
+    read_body,
+    require_json,
+)
 from otgate.core.config import Operator, Role
 from otgate.runtime.gateway import Gateway
 

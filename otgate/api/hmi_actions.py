@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 
-from otgate.api.ai import ApiError, parse_json, read_body, require_json
 from otgate.api.hmi_console import Actor, Console
+from otgate.api.strict_requests import ApiError, parse_json, read_body, require_json
 from otgate.config.loader import ConfigError, LoadedConfig, load_config_file
 from otgate.core.approval import ApprovalOutcome
 from otgate.core.config import Role

@@ -10,9 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from otgate.api.ai import ApiError
 from otgate.api.hmi_actions import json_body, number_of, reason_of
 from otgate.api.hmi_console import Console
+from otgate.api.strict_requests import ApiError
 from otgate.core.alarms import shelve_refusal
 from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Role

@@ -23,9 +23,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from otgate.api.ai import ApiError
 from otgate.api.hmi_actions import _reauthenticate, json_body, reason_of, string_of
 from otgate.api.hmi_console import Console
+from otgate.api.strict_requests import ApiError
 from otgate.core.autonomy import Key, eligibility
 from otgate.core.config import Role
 

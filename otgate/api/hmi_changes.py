@@ -21,9 +21,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from otgate.api.ai import ApiError
 from otgate.api.hmi_actions import _audited, _reauthenticate, json_body, reason_of
 from otgate.api.hmi_console import Actor, Console
+from otgate.api.strict_requests import ApiError
 from otgate.config.loader import ConfigError
 from otgate.core.audit_chain import AuditKind, AuditRecord
 from otgate.core.change_control import ChangeEvent, ChangeRequest, Refusal, step

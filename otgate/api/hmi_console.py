@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from otgate.api.ai import ApiError
 from otgate.api.hmi_sessions import (
     CSRF_HEADER,
     RANK,
@@ -31,6 +30,7 @@ from otgate.api.hmi_sessions import (
     same_token,
 )
 from otgate.api.hmi_view import RecentTraffic, Trends, plant_view
+from otgate.api.strict_requests import ApiError
 from otgate.audit.store import AuditStoreError
 from otgate.core.audit_chain import AuditKind
 from otgate.core.config import Role

@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from otgate.core.config import Access, OpcUaConnection, OpcUaSecurityPolicy, PlantConfig, PlcConnection
 from otgate.field.link import LinkDown, WriteRefused
-from otgate.field.opcua import OpcUaLink, SouthboundSecurityError, _check_endpoints
+from otgate.field.opcua import OpcUaLink
+from otgate.field.opcua_security import SouthboundSecurityError, _check_endpoints
 from otgate_simulator.opcua_server import OpcUaServer, ServerSecurity
 from otgate_simulator.simulation import Simulation
 from tests.field.harness import tank_config
@@ -263,7 +264,7 @@ async def test_pin_enforced_by_the_handshake_not_by_the_endpoint_list(
     # A man in the middle can replay the real PLC's endpoint list: without the diagnostic check the
     # impostor still cannot open the channel (it cannot decrypt what was encrypted to the pinned key).
     plc = await start_plc(secured(pki, own=pki.impostor))
-    monkeypatch.setattr("otgate.field.opcua._check_endpoints", lambda *_: None)
+    monkeypatch.setattr("otgate.field.opcua_security._check_endpoints", lambda *_: None)
     link = link_for(plc, pki, links, timeout_s=0.3)
     with pytest.raises(LinkDown):
         await bounded(link.connect())
