@@ -75,6 +75,8 @@ class GatewayService:
         self.northbound: NorthboundServer | None = None
         self._scanning: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._scan_asked = asyncio.Event()
+        self.gateway.scan_now = self._scan_asked.set
 
     @property
     def api_url(self) -> str:
@@ -105,19 +107,35 @@ class GatewayService:
         self._scanning = asyncio.create_task(self._scan_forever())
 
     async def _scan_forever(self) -> None:
-        scheduled = self.clock.monotonic()
+        due = self.clock.monotonic()  # when the next scan of the schedule is due
         while not self._stop.is_set():
+            self._scan_asked.clear()
             # Judged on the actual time, not the schedule: a late scan followed by an on-time one must
             # not look a full period apart to the rate rules.
             await self.gateway.scan(self.clock.monotonic())
             # The period in force now: a reload that changes the scan interval changes the pace too,
             # or the step sizes (computed from the new period) would come at the old pace.
             period = self.gateway.plant.config.gateway.scan_interval_s
-            scheduled += period
-            late = self.clock.monotonic() - scheduled
-            if late > period:  # overrun: skip missed scans rather than bursting to catch up
-                scheduled += period * int(late // period)
-            await self.clock.sleep_until(scheduled)
+            now = self.clock.monotonic()
+            if now >= due:  # a scheduled scan (an asked-for one leaves the schedule as it was)
+                due += period
+                if now - due > period:  # overrun: skip missed scans rather than bursting to catch up
+                    due += period * int((now - due) // period)
+            await self._pause_until(due)
+
+    async def _pause_until(self, due: float) -> None:
+        """Until the next scan is due, or sooner when an operator's toward-safety action asks for a scan."""
+        if self._scan_asked.is_set():
+            return
+        waits = {
+            asyncio.ensure_future(self.clock.sleep_until(due)),
+            asyncio.ensure_future(self._scan_asked.wait()),
+        }
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _held_by_plc(self) -> list[str]:
         """Loops the PLC still reports in REMOTE (unknown counts as held: the link may be down)."""

@@ -30,7 +30,7 @@ from otgate.core.approval import ApprovalOutcome, judge
 from otgate.core.audit_chain import AuditKind
 from otgate.core.autonomy import Key, Transition
 from otgate.core.decision import Decision
-from otgate.core.modes import ModeEvent
+from otgate.core.modes import Direction, ModeEvent, direction
 from otgate.core.monitors import AnomalyCode
 from otgate.core.plant import compile_plant
 from otgate.core.process_memory import ProcessMemory
@@ -77,10 +77,15 @@ class Gateway(EngineSide):
         taken effect anyway, changes away from conventional control have not."""
         now = self.clock.monotonic()
         outcome = {}
+        toward_safety = False
         for name in loop_names:
             before = self.loops[name].state
             after = self._change_mode(name, event, f"{user}: {reason}", now, actor=f"operator:{user}")
             outcome[name] = after.mode.value if after is not None else f"refused from {describe(before)}"
+            moved = after is not None and after != before
+            toward_safety |= moved and direction(before, event) is Direction.TOWARD_SAFETY
+        if toward_safety:
+            self.scan_now()
         data = {"event": event.value, "loops": list(loop_names), "reason": reason, "outcome": outcome}
         if self._audit(AuditKind.OPERATOR_ACTION, f"operator:{user}", data) < 0:
             raise AuditUnavailable

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -98,6 +98,9 @@ class GatewayState:
         self.last_beat_at = -math.inf
         self.manual_ids = 0
         self.scans = 0
+        # Asks the scan loop for a scan now (the service sets it): an operator's toward-safety action
+        # reaches the PLC without waiting for the next scan tick.
+        self.scan_now: Callable[[], None] = lambda: None
         self.snapshot = Snapshot(taken_at=-math.inf, values={}, plc_available=False)
         self.audit_failed = False
         self.audit_writer = AuditWriter(audit)
