@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from otgate.config.loader import load_config_file
-from otgate.core.modes import ModeEvent
+from otgate.core.modes import ModeEvent, PlcMode
 from otgate.field.fake import FakeLink
 from otgate.host.service import GatewayService
 from tests.conftest import PLANT_CONFIGS, REMOTE_PLC, TANK_CONFIG
 
+SCAN_S = 0.25
 AGENT_TOKEN = "test-agent-token"
 BOLD_TOKEN = "test-bold-agent-token"
 AGENTS = """
@@ -51,6 +52,7 @@ class Live:
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     text = (PLANT_CONFIGS / "tank.yaml").read_text().replace("\noperators:", AGENTS + "\noperators:", 1)
+    text = text.replace("scan_interval_s: 1.0", f"scan_interval_s: {SCAN_S}", 1)
     path = tmp_path / "tank.yaml"
     path.write_text(text)
     fake = FakeLink(TANK_CONFIG.tags, REMOTE_PLC)
@@ -65,3 +67,6 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         while service.gateway.loops["LIC-101"].state.mode.value != "ai":
             await asyncio.sleep(0.05)
         yield Live(service, fake)
+        # The fake PLC does not run mode requests: take the release as a PLC would, so stopping the
+        # service does not wait out its release bound for a loop the PLC seems to hold.
+        fake.values["LIC-101.MODE"] = float(PlcMode.AUTO)
