@@ -34,9 +34,11 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# 24 simulated hours of normal operation per plant: no anomaly may fire (the suite runs one hour).
+# 24 simulated hours of normal operation per plant: no anomaly may fire (the suite runs one hour); and the
+# gateway SIGKILLed at 20 random points of a busy run (the suite kills it 5 times).
 soak: $(STAMP)
 	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/e2e/test_normal_operation.py
+	OTGATE_CRASH_KILLS=20 $(BIN)/pytest -q tests/cli/test_crash_safety.py
 
 # Long property-based fuzz run (schemathesis on both APIs, the gateway state machines); the suite runs a few.
 fuzz: $(STAMP)

@@ -1,4 +1,4 @@
-"""Crash safety: the gateway is SIGKILLed at 20 random points of a busy run.
+"""Crash safety: the gateway is SIGKILLed at random points of a busy run (5 in the suite, 20 in `make soak`).
 
 Every time: the simulated PLC sheds its loop by itself, the restarted gateway comes up in fallback,
 and at the end the trail verifies and holds every decision that was answered before a kill.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from otgate_simulator.runtime import SimRuntime
 from otgate_simulator.simulation import Simulation
 from tests.cli.test_gateway_process import SHED_LIMIT_S, fast_config, gateway_process, operator, wait_for
 
-KILLS = 20
+KILLS = int(os.environ.get("OTGATE_CRASH_KILLS", "5"))
 SPEED = 5.0
 
 
@@ -48,7 +49,7 @@ async def busy_engine(api: str, answered: list[dict[str, object]], prefix: str) 
 
 @pytest.mark.timeout(300)
 @pytest.mark.requirement("R-35", "R-46")
-async def test_twenty_random_kills_lose_nothing_and_always_fall_back(tmp_path: Path):
+async def test_random_kills_lose_nothing_and_always_fall_back(tmp_path: Path):
     rng = random.Random(20261125)
     answered: list[dict[str, object]] = []
     sim = Simulation("tank", seed=9)
