@@ -2,7 +2,7 @@
 
 Every scenario must pass against otgate and fail against the pass-through gateway (a scenario that
 cannot fail proves nothing), and a run is a pure function of the scenario: the same file twice gives the
-same trace hash.
+same trace hash. Each scenario's run against otgate is made once and judged by every test that needs it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from otgate_hil.assertions import judge
 from otgate_hil.coverage import coverage, load_hazards
 from otgate_hil.runner import run_scenario
 from otgate_hil.scenario import load_scenario, scenario_paths
+from tests.hil.library_runs import LIBRARY, otgate_run
 
-LIBRARY = Path(__file__).resolve().parents[2] / "hil" / "scenarios"
 FILES = scenario_paths([LIBRARY])
 
 
@@ -38,7 +38,7 @@ def test_every_library_scenario_names_known_hazards_and_every_hazard_is_covered(
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 @pytest.mark.requirement("R-54")
 async def test_scenario_passes_against_otgate(path: Path):
-    record = await run_scenario(load_scenario(path))
+    record = await otgate_run(path)
     failed = [f"{o.id}: {o.message}" for o in judge(record) if not o.passed]
     assert failed == []
 
@@ -65,7 +65,7 @@ async def test_scenario_fails_against_passthrough_gateway(path: Path):
 )
 async def test_same_scenario_twice_gives_same_trace_hash(name: str):
     scenario = load_scenario(LIBRARY / f"{name}.yaml")
-    first = await run_scenario(scenario)
+    first = await otgate_run(LIBRARY / f"{name}.yaml")  # the library test's run when it came first
     second = await run_scenario(scenario)
     assert first.trace_sha256 == second.trace_sha256
     assert len(first.rows) == round(scenario.duration)
