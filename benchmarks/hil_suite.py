@@ -26,7 +26,7 @@ class Size:
     scenarios: int | None = None  # None: the whole library
 
 
-TINY = Size(scenarios=2)
+TINY = Size(scenarios=1)
 
 
 def run(size: Size) -> list[Figure]:

@@ -20,6 +20,7 @@ from otgate.audit.store import (
     audit_path,
 )
 from otgate.cli.audit_export import add_export_options, add_verify_jsonl_option, cmd_audit_verify_jsonl
+from otgate.cli.parsers import command
 from otgate.core.audit_chain import Checkpoint
 
 DEFAULT_DATA_DIR = Path("otgate-data")
@@ -84,24 +85,24 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `audit verify` and `audit export` to the `otgate` sub-command parsers."""
-    raw = argparse.RawDescriptionHelpFormatter
-    audit = subparsers.add_parser(
+    audit = command(
+        subparsers,
         "audit",
-        help="check or export the tamper-evident audit trail",
-        description="Checks or exports the gateway's audit trail (<data-dir>/audit.sqlite3).",
-        epilog="examples:\n  otgate audit verify --data-dir otgate-data\n  otgate audit export > trail.jsonl",
-        formatter_class=raw,
+        "check or export the tamper-evident audit trail",
+        "Checks or exports the gateway's audit trail (<data-dir>/audit.sqlite3).",
+        "otgate audit verify --data-dir otgate-data",
+        "otgate audit export > trail.jsonl",
     )
     commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
     data_dir_help = f"the gateway's data directory (default: ./{DEFAULT_DATA_DIR})"
 
-    verify = commands.add_parser(
+    verify = command(
+        commands,
         "verify",
-        help="check the audit trail's hash chain end to end",
-        description="Checks the audit trail's hash chain end to end: any edited, deleted, inserted or\n"
+        "check the audit trail's hash chain end to end",
+        "Checks the audit trail's hash chain end to end: any edited, deleted, inserted or\n"
         "reordered record is found. Exit 0 when intact, 1 naming the first bad record.",
-        epilog="example:\n  otgate audit verify --data-dir otgate-data",
-        formatter_class=raw,
+        "otgate audit verify --data-dir otgate-data",
     )
     verify.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=data_dir_help)
     verify.add_argument(
@@ -113,13 +114,13 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     add_verify_jsonl_option(verify)
     verify.set_defaults(handler=cmd_audit_verify)
 
-    export = commands.add_parser(
+    export = command(
+        commands,
         "export",
-        help="print or ship the audit trail (JSON Lines or RFC 5424)",
-        description="Prints the audit trail's records, one line each with the gateway's id, on stdout or to\n"
+        "print or ship the audit trail (JSON Lines or RFC 5424)",
+        "Prints the audit trail's records, one line each with the gateway's id, on stdout or to\n"
         "a syslog receiver; --follow keeps shipping new ones, --state resumes where the last run stopped.",
-        epilog="example:\n  otgate audit export --follow --format rfc5424 --state ship.seq --to tcp://siem:514",
-        formatter_class=raw,
+        "otgate audit export --follow --format rfc5424 --state ship.seq --to tcp://siem:514",
     )
     export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=data_dir_help)
     add_export_options(export)

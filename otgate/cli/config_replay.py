@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from otgate.audit.store import AuditStore, AuditStoreError, audit_key_from_env, audit_path
+from otgate.cli.parsers import command
 from otgate.config.loader import ConfigError, LoadedConfig, load_config_file
 from otgate.core.plant import compile_plant
 from otgate.core.replay import ReplayReport, recorded_recommendations, replay
@@ -81,25 +82,24 @@ def cmd_config_replay(args: argparse.Namespace) -> int:
 
 def add_config_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `config replay` to the `otgate` sub-command parsers."""
-    raw = argparse.RawDescriptionHelpFormatter
-    config = subparsers.add_parser(
+    config = command(
+        subparsers,
         "config",
-        help="managed change: what a candidate config would have decided",
-        description="Managed change of a plant config (see docs/MOC.md).",
-        epilog="example:\n  otgate config replay candidate.yaml --data-dir otgate-data",
-        formatter_class=raw,
+        "managed change: what a candidate config would have decided",
+        "Managed change of a plant config (see docs/MOC.md).",
+        "otgate config replay candidate.yaml --data-dir otgate-data",
     )
     commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
-    rep = commands.add_parser(
+    rep = command(
+        commands,
         "replay",
-        help="re-decide every recorded recommendation under a candidate config",
-        description="Re-decides every recommendation in the audit trail under CANDIDATE, with the inputs\n"
+        "re-decide every recorded recommendation under a candidate config",
+        "Re-decides every recommendation in the audit trail under CANDIDATE, with the inputs\n"
         "recorded with each decision (snapshot, write history, clocks), and reports those decided\n"
         "differently: counts by reason, the affected loops and the list. Reads the trail only.\n"
         "Exit 0 with the report; 2 when the candidate is invalid (FILE:LINE:COL problems) or there is\n"
         "no trail.",
-        epilog="example:\n  otgate config replay candidate.yaml --data-dir otgate-data --since 2026-11-30T08:00:00Z",
-        formatter_class=raw,
+        "otgate config replay candidate.yaml --data-dir otgate-data --since 2026-11-30T08:00:00Z",
     )
     rep.add_argument("candidate", type=Path, metavar="CANDIDATE", help="the candidate plant config (YAML)")
     rep.add_argument(

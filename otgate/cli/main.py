@@ -14,24 +14,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import otgate
 from otgate.cli.audit import add_audit_commands
 from otgate.cli.config_replay import add_config_commands
+from otgate.cli.credentials import add_credential_commands
 from otgate.cli.engine import add_engine_commands
 from otgate.cli.evidence import add_evidence_command
 from otgate.cli.identify import add_identify_command
 from otgate.cli.mcp import add_mcp_commands
+from otgate.cli.parsers import HelpFormatter, command
 from otgate.cli.selftest import add_selftest_command
 from otgate.config.loader import ConfigError, load_config_file
 from otgate.config.reference import render_reference
 from otgate.core.config import PlantConfig
-from otgate.deploy.credentials import (
-    add_credential_commands,
-    audit_key_from_credentials,
-    demo_secret_problems,
-)
+from otgate.deploy.credentials import audit_key_from_credentials, demo_secret_problems
 from otgate.deploy.logs import add_logging_options, configure_from_args
 from otgate_hil.cli import add_hil_commands
 
@@ -47,24 +44,6 @@ examples:
   otgate check-config plant_configs/*.yaml      validate plant configs
   otgate run --config plant_configs/tank.yaml   the gateway for one plant
   otgate COMMAND --help                         what a command does, its defaults and an example"""
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps descriptions and examples as written (line breaks and indentation are part of the text)."""
-
-
-def command(
-    commands: Any, name: str, summary: str, description: str, example: str
-) -> argparse.ArgumentParser:
-    """A sub-command whose help says what it does (`summary` in the list, `description` on its own page)
-    and ends with an example."""
-    return commands.add_parser(  # type: ignore[no-any-return]
-        name,
-        help=summary,
-        description=description,
-        epilog=f"example:\n  {example}",
-        formatter_class=HelpFormatter,
-    )
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
