@@ -88,10 +88,16 @@ def _fold_one(folded: Folded, record: AuditRecord, scope: Scope) -> None:
         _fold_answer(folded, record)
     elif kind == AuditKind.ANOMALY and isinstance(data.get("anomaly"), str):
         _fold_anomaly(folded, str(data.get("subject", "")))
-    elif kind == AuditKind.AUTONOMY_CHANGE:
+    elif kind == AuditKind.AUTONOMY_CHANGE and _in_scope(record.data, scope):
         _fold_change(folded, record)
     elif kind in (AuditKind.GATEWAY_START, AuditKind.CONFIG_LOAD):
         folded._queued.clear()  # a restart or a reload voids every approval asked for before it
+
+
+def _in_scope(data: Mapping[str, Any], scope: Scope) -> bool:
+    """A level change of a loop that has no policy now, or of an engine no longer configured, is history
+    the present config no longer acts on: not folded."""
+    return data.get("loop") in scope.loops_by_setpoint.values() and data.get("engine") in scope.engines
 
 
 def _fold_decision(folded: Folded, record: AuditRecord, scope: Scope) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from otgate.core.audit_chain import AuditRecord
 from otgate.core.autonomy import Key
 from otgate.core.config import Autonomy
@@ -163,3 +166,45 @@ def test_fold_certificate_is_kept_with_its_entry():
         },
     )
     assert fold_ledger(trail.records, SCOPE).entries[KEY].certificates == ("ab",)
+
+
+def test_fold_change_of_a_loop_or_engine_out_of_scope_now_is_not_folded():
+    trail = Trail()
+    trail.proposal("a", "shadow")
+    trail.change("sign_off", "shadow", "supervised")
+    folded = fold_ledger(trail.records, Scope({"FIC-1.RSP": "FIC-1"}, frozenset({"optimizer"})))
+    assert folded.entries == {} and list(folded.changes) == []
+
+
+VERDICTS = ["shadow", "accepted", "ramping", "rejected", "pending_approval", "advisory"]
+CODES = ["OUT_OF_RANGE", "PLC_UNAVAILABLE", "MOVE_TOO_LARGE", "NO_CHANGE", "INTERLOCK"]
+OUTCOMES = ["approved", "rejected", "withdrawn", "expired", "needs_another", "mismatch"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(VERDICTS),
+            st.lists(st.sampled_from(CODES), max_size=2),
+            st.sampled_from(["d1", "d2", None]),
+            st.sampled_from([*OUTCOMES, None]),
+            st.booleans(),
+        ),
+        max_size=60,
+    )
+)
+def test_fold_without_a_recorded_level_change_every_entry_is_in_shadow(steps: list[Any]):
+    """Whatever the decisions, answers and anomalies in the trail, only an `autonomy_change` record can put
+    an entry above shadow after a restart: evidence alone never promotes."""
+    trail = Trail()
+    for n, (verdict, codes, digest, outcome, anomaly) in enumerate(steps):
+        trail.proposal(f"p{n}", verdict, tuple(codes), digest=digest or "", approvals_required=1)
+        if outcome is not None:
+            trail.add("approval", "operator:bob", {"id": f"p{n}", "outcome": outcome})
+        if anomaly:
+            trail.add(
+                "anomaly", "gateway", {"anomaly": "REJECTION_BURST", "subject": "optimizer", "detail": ""}
+            )
+    folded = fold_ledger(trail.records, SCOPE)
+    assert all(entry.level is Autonomy.SHADOW for entry in folded.entries.values())
+    assert folded.doubtful == {}
