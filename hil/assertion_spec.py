@@ -89,6 +89,23 @@ class AuditChainSpec(Model):
     min_records: int = 1
 
 
+class AutonomySpec(Model):
+    """The earned level (and eligibility) of an engine's current model on a loop at a moment, as the audit
+    trail tells it: the trail's records up to then, folded as a restarted gateway folds them."""
+
+    engine: str = "optimizer"
+    loop: str
+    at: str  # an event, as in windows
+    level: Literal["shadow", "supervised", "autonomous"] | None = None
+    eligible: bool | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> AutonomySpec:
+        if self.level is None and self.eligible is None:
+            raise ValueError("autonomy needs 'level', 'eligible' or both")
+        return self
+
+
 class MonotonicSpec(AuditFilter):
     """`audit.at`/`audit.seq` of the matching records, or a trace variable, never goes backwards."""
 
@@ -131,6 +148,7 @@ class Assertion(Model):
     audit_chain: AuditChainSpec | None = None
     monotonic: MonotonicSpec | None = None
     applied_writes: AppliedWritesSpec | None = None
+    autonomy: AutonomySpec | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -177,4 +195,5 @@ KINDS = (
     "audit_chain",
     "monotonic",
     "applied_writes",
+    "autonomy",
 )

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from otgate.core.audit_chain import verify
 from otgate_hil.assertion_spec import Assertion, CountSpec
 from otgate_hil.audit_filter import audit_matches
+from otgate_hil.autonomy_check import earned_level
 from otgate_hil.conditions import Condition, parse_condition
 from otgate_hil.derived import derived_names, rewrite, with_derived
 from otgate_hil.durations import format_seconds
@@ -78,6 +79,7 @@ def _judge_one(record: RunRecord, assertion: Assertion) -> Outcome:
         "audit_chain": _audit_chain,
         "monotonic": monotonic,
         "applied_writes": applied_writes,
+        "autonomy": earned_level,
     }
     try:
         return judges[assertion.kind](record, assertion)

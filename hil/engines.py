@@ -38,6 +38,7 @@ the simulator. Behaviours (the `kind` field):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from otgate.api.schemas import ModelInfo
 from otgate.client import Proposal, read_decisions, recommendation_body
 from otgate_hil.conditions import Condition, parse_condition
 from otgate_hil.durations import parse_duration
@@ -180,7 +182,14 @@ def iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
-def body(rec_id: str, tag: str, value_json: str, issued_at: float, rationale: str | None = None) -> bytes:
+def body(
+    rec_id: str,
+    tag: str,
+    value_json: str,
+    issued_at: float,
+    rationale: str | None = None,
+    model: ModelInfo | None = None,
+) -> bytes:
     """One recommendation as JSON text; `value_json` goes in verbatim (it may be deliberately invalid)."""
     parts = [
         f'"id": {json.dumps(rec_id)}',
@@ -190,6 +199,8 @@ def body(rec_id: str, tag: str, value_json: str, issued_at: float, rationale: st
     ]
     if rationale is not None:
         parts.append(f'"rationale": {json.dumps(rationale)}')
+    if model is not None:
+        parts.append(f'"model": {model.model_dump_json(exclude_none=True)}')
     return ("{" + ", ".join(parts) + "}").encode()
 
 
@@ -197,14 +208,29 @@ def number(value: float) -> str:
     return repr(round(value, 4))
 
 
-def sdk_body(rec_id: str, tag: str, value: float, issued_at: float, rationale: str | None = None) -> bytes:
+def model_of(engine: str, version: str) -> ModelInfo:
+    """The model an engine names in its recommendations: a version label of the scenario, with the
+    SHA-256 of `<engine>@<version>` (the engine's name in the config) standing for the digest of the model
+    file it would have loaded. Two scripted engines of one identity and version name the same model."""
+    digest = hashlib.sha256(f"{engine}@{version}".encode()).hexdigest()
+    return ModelInfo(name=engine, version=version, digest=f"sha256:{digest}")
+
+
+def sdk_body(
+    rec_id: str,
+    tag: str,
+    value: float,
+    issued_at: float,
+    rationale: str | None = None,
+    model: ModelInfo | None = None,
+) -> bytes:
     """A well-formed recommendation, built by the client SDK (value to 4 decimals, as an optimiser's
     historian would give it); one the SDK refuses to build (a tag outside the wire schema) by hand."""
     proposal = Proposal(
         tag, round(value, 4), rationale, id=rec_id, issued_at=datetime.fromtimestamp(issued_at, UTC)
     )
     try:
-        return recommendation_body(proposal)
+        return recommendation_body(proposal, model)
     except ValueError:  # the gateway must refuse it itself: send it as it is
         return body(rec_id, tag, number(value), issued_at, rationale)
 
@@ -228,6 +254,7 @@ class ScriptedEngine:
     first_issued: float | None = None
     admissible: tuple[float, float] | None = None  # from the last decision that carried one
     state: Mapping[str, float] = field(default_factory=dict)
+    model: ModelInfo | None = None  # the model it names (its digest keys its earned autonomy); None: none
 
     def observe(self, reply: bytes) -> None:
         """Read the gateway's answer: a closed-loop engine keeps the last `admissible` range it was given."""
@@ -261,7 +288,7 @@ class ScriptedEngine:
         return self._speak(elapsed, epoch_s, working_sp)
 
     def _one(self, tag: str, value: float, epoch_s: float, rationale: str | None = None) -> Submission:
-        payload = sdk_body(f"{self.id}-{self.sent}-{tag}", tag, value, epoch_s, rationale)
+        payload = sdk_body(f"{self.id}-{self.sent}-{tag}", tag, value, epoch_s, rationale, self.model)
         self.history.append(payload)
         return Submission(self.token, payload, ((tag, value),))
 
@@ -354,12 +381,19 @@ def _ramp_hold_return(b: RampHoldReturn, origin: float, elapsed: float) -> float
 
 
 def one_off(
-    rec_id: str, tag: str, value_json: str, token: str, epoch_s: float, rationale: str | None
+    rec_id: str,
+    tag: str,
+    value_json: str,
+    token: str,
+    epoch_s: float,
+    rationale: str | None,
+    model: ModelInfo | None = None,
 ) -> Submission:
-    """A single recommendation from the timeline (`ai.propose`)."""
+    """A single recommendation from the timeline (`ai.propose`), naming `model` when the scripted engine
+    of its tag names one (the same engine, the same model: its earned autonomy applies)."""
     try:
         value = float(json.loads(value_json))
         proposed: Sequence[tuple[str, float]] = ((tag, value),) if math.isfinite(value) else ()
     except (ValueError, TypeError):
         proposed = ()
-    return Submission(token, body(rec_id, tag, value_json, epoch_s, rationale), tuple(proposed))
+    return Submission(token, body(rec_id, tag, value_json, epoch_s, rationale, model), tuple(proposed))

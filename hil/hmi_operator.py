@@ -11,9 +11,14 @@ cookie, CSRF, role, lock-out) is in the loop. A session that expired in simulate
     operator.approve/reject      /hmi/api/approvals/{id}/{approve|reject}                {"digest"}
     operator.lift_quarantine     /hmi/api/engines/{engine}/lift-quarantine               {"reason"}
     operator.acknowledge         /hmi/api/alarms/{code}/acknowledge
+    engineer.sign_off            /hmi/api/autonomy/sign-off        {"engine","model_digest","loop","password"}
+    operator.demote              /hmi/api/autonomy/demote          {"engine","model_digest","loop","reason"}
+    operator.reviews (each due)  /hmi/api/approvals/{id}/{approve|reject} for everything queued for the tag
 
 An approval names its recommendation by `proposal` (the id), or by `tag` (the oldest one queued for it),
-both read from `GET /hmi/api/state` as the page shows them. The digest sent is the one the page shows,
+both read from `GET /hmi/api/state` as the page shows them. A sign-off or demotion names the engine's
+entry on the loop for the model it sends now, read from `GET /hmi/api/autonomy` as the autonomy page
+shows it; the sign-off re-enters the engineer's password (or the `password` the scenario gives). The digest sent is the one the page shows,
 unless the scenario gives its own (a wrong digest must be refused). Every answer is returned as
 `HTTP <status> <body>` for the run's event log.
 """
@@ -47,6 +52,8 @@ class OperatorAction:
     digest: str | None = None
     engine: str | None = None
     code: str | None = None
+    password: str | None = None  # sign_off: re-entered; None: the user's own
+    reject_every: int | None = None  # review: every n-th answer of this operator's reviews is a rejection
 
 
 class HmiOperator:
@@ -54,6 +61,7 @@ class HmiOperator:
         self._app = app
         self._clients: dict[str, httpx.AsyncClient] = {}  # one cookie jar (browser) per user
         self._csrf: dict[str, str] = {}
+        self._reviewed: dict[str, int] = {}  # per tag: answers the standing reviewer has given
 
     async def close(self) -> None:
         for client in self._clients.values():
@@ -86,6 +94,10 @@ class HmiOperator:
             return await self._post(action.user, path, {"reason": action.reason})
         if action.kind == "acknowledge":
             return await self._post(action.user, f"/hmi/api/alarms/{action.code}/acknowledge", {})
+        if action.kind in {"sign_off", "demote"}:
+            return await self._autonomy(action)
+        if action.kind == "review":
+            return await self._review(action)
         raise ValueError(f"unknown operator action {action.kind!r}")
 
     async def _answer_approval(self, action: OperatorAction) -> str:
@@ -104,6 +116,37 @@ class HmiOperator:
             action.user, f"/hmi/api/approvals/{proposal}/{action.kind}", {"digest": digest}
         )
         return f"{proposal}: {answer}"
+
+    async def _autonomy(self, action: OperatorAction) -> str:
+        engine = action.engine or "optimizer"
+        entries = (await self._get(action.user, "/hmi/api/autonomy")).get("entries", [])
+        current = [
+            e for e in entries if e["engine"] == engine and e["loop"] == action.loop and e["current_model"]
+        ]
+        if not current:
+            return f"no autonomy entry for {engine} on {action.loop}"
+        body: dict[str, Any] = {
+            "engine": engine,
+            "model_digest": current[0]["model_digest"],
+            "loop": action.loop,
+        }
+        if action.kind == "sign_off":
+            own = DEMO_PASSWORDS.get(action.user, "")
+            body["password"] = action.password if action.password is not None else own
+            return await self._post(action.user, "/hmi/api/autonomy/sign-off", body)
+        return await self._post(action.user, "/hmi/api/autonomy/demote", {**body, "reason": action.reason})
+
+    async def _review(self, action: OperatorAction) -> str:
+        """Answer everything queued for the tag, oldest first; every `reject_every`-th answer rejects."""
+        queue = (await self._get(action.user, "/hmi/api/state")).get("approvals", [])
+        answers = []
+        for item in [i for i in queue if i["tag"] == action.tag]:
+            count = self._reviewed.get(item["tag"], 0) + 1
+            self._reviewed[item["tag"]] = count
+            reject = action.reject_every is not None and count % action.reject_every == 0
+            path = f"/hmi/api/approvals/{item['id']}/{'reject' if reject else 'approve'}"
+            answers.append(f"{item['id']}: {await self._post(action.user, path, {'digest': item['digest']})}")
+        return "; ".join(answers)
 
     async def _login(self, user: str) -> str:
         body = {"user": user, "password": DEMO_PASSWORDS.get(user, "")}

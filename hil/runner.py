@@ -38,13 +38,14 @@ from otgate_hil.candidate import CandidateEngine
 from otgate_hil.child import ChildGateway
 from otgate_hil.conditions import parse_condition
 from otgate_hil.derived import derived_names, with_derived_last
-from otgate_hil.engines import DEMO_TOKENS, ScriptedEngine, Submission, one_off
+from otgate_hil.engines import DEMO_TOKENS, ScriptedEngine, Submission, model_of, one_off
 from otgate_hil.faulty_plc import FaultySimulation
 from otgate_hil.hmi_operator import OperatorAction
 from otgate_hil.link_control import FRAME_ACTIONS, LinkControl
 from otgate_hil.overrides import overridden_config
 from otgate_hil.profiles import PeriodicProfile, Profile, RampProfile
 from otgate_hil.record import Event, RunRecord, read_audit, trace_hash
+from otgate_hil.reviewers import Reviewers
 from otgate_hil.run_metrics import peak_rss_mb
 from otgate_hil.scenario import Injection, Scenario
 from otgate_hil.subjects import SUBJECTS, GatewayUnderTest, RealGateway
@@ -117,6 +118,7 @@ class _Run:
         self.triggered: list[Injection] = []
         self.conditions = {id(i): parse_trigger(i.when) for i in scenario.timeline if i.when is not None}
         self.one_offs = 0
+        self.reviewers = Reviewers()
 
     def _engine(self, index: int, spec: Any) -> ScriptedEngine:
         token = spec.token or DEMO_TOKENS[self.scenario.plant]
@@ -129,6 +131,7 @@ class _Run:
             stop_s=spec.stop,
             period_s=spec.period,
             rng=generator(self.scenario.seed, f"engine:{spec.id}", index),
+            model=None if spec.model_version is None else model_of(spec.engine, spec.model_version),
         )
 
     def _candidate(self, candidate: Engine, spec: Any) -> CandidateEngine:
@@ -254,6 +257,10 @@ class _Run:
             loops = tuple(self.scenario.engage)
             answer = await self._operate(OperatorAction("engage", reason="HIL start", loops=loops))
             self._event(t, "engage", "operator.engage", f"{','.join(loops)}: {answer}")
+        for review in self.reviewers.due(t):
+            answer = await self._operate(review)
+            if answer:  # an empty queue is not an event
+                self._event(t, f"review:{review.tag}", "operator.reviews", answer)
         return touched
 
     def _event(self, t: float, label: str, action: str, detail: str = "") -> None:
@@ -261,7 +268,11 @@ class _Run:
 
     async def _apply(self, item: Injection, t: float) -> bool:
         action = item.do
-        if action.startswith("operator."):
+        if action in {"operator.reviews", "operator.reviews_stop"}:
+            self.reviewers.apply(item, t)
+            self._event(t, item.label, item.do, describe(item))
+            return False
+        if action.startswith("operator.") or action.startswith("engineer."):
             answer = await self._operate(operator_action_of(item))
             self._event(t, item.label, item.do, f"{describe(item)} -> {answer}".lstrip())
             return False
@@ -286,6 +297,12 @@ class _Run:
         if action.startswith("link."):
             if self.link is not None:
                 await self.link.act(item, self.base_config)
+            return False
+        if action == "engine.model":
+            names = {spec.id: spec.engine for spec in self.scenario.engines}
+            for engine in self.engines:
+                if engine.id == item.engine and isinstance(engine, ScriptedEngine):
+                    engine.model = model_of(names[engine.id], item.version or "")
             return False
         if action.startswith("engine."):
             for engine in self.engines:
@@ -322,7 +339,10 @@ class _Run:
         token = DEMO_TOKENS[self.scenario.plant]
         rec_id = f"{item.label}-{self.one_offs}"
         assert item.tag is not None
-        await self._post(one_off(rec_id, item.tag, raw, token, self.clock.now(), item.rationale))
+        model = next(
+            (e.model for e in self.engines if isinstance(e, ScriptedEngine) and e.tag == item.tag), None
+        )
+        await self._post(one_off(rec_id, item.tag, raw, token, self.clock.now(), item.rationale, model))
 
     async def _gateway_action(self, item: Injection) -> None:
         if item.do == "gateway.kill" and self.gateway is not None:

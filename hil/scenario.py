@@ -73,6 +73,8 @@ class EngineSpec(Model):
     period: Seconds = 10.0
     # The engine host's clock minus the plant's: its issue times are this far off (a skewed engine clock).
     clock_offset: Seconds = 0.0
+    # The model version it names in `model` (its digest keys its earned autonomy); none: it names none.
+    model_version: str | None = None
     behaviour: Behaviour
 
 
@@ -82,6 +84,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "ai.propose": ({"tag", "value"}, {"engine", "rationale", "raw"}),
     "engine.stop": ({"engine"}, set()),
     "engine.start": ({"engine"}, set()),
+    "engine.model": ({"engine", "version"}, set()),  # a new model version: a new digest from now on
     "sensor.freeze": ({"tag"}, set()),
     "sensor.bias": ({"tag", "offset"}, set()),
     "sensor.drift": ({"tag", "rate_per_s"}, set()),
@@ -112,6 +115,13 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "operator.setpoint": ({"loop", "value"}, set()),
     "operator.lift_quarantine": ({"engine"}, set()),
     "operator.acknowledge": ({"code"}, set()),
+    # Earned autonomy through the HMI's autonomy page (hil.hmi_operator, docs/AUTONOMY.md):
+    "engineer.sign_off": ({"loop"}, {"engine", "password"}),  # password: omit for the engineer's own
+    "operator.demote": ({"loop"}, {"engine"}),
+    # A standing reviewer: every `every`, answers all that is queued for `tag` (every `reject_every`-th
+    # answer a rejection) until operator.reviews_stop (hil.reviewers)
+    "operator.reviews": ({"tag", "every"}, {"reject_every"}),
+    "operator.reviews_stop": ({"tag"}, set()),
     # Link faults in simulated time (Modbus frames through the fault proxy, hil.link_faults):
     "link.faults": (set(), {"latency", "jitter", "loss", "reorder", "frames"}),
     "link.cut_write": (set(), {"tag"}),  # the next write (of `tag`) is cut in the middle, then the link
@@ -149,6 +159,10 @@ class Injection(Model):
     proposal: str | None = None  # operator.approve/reject: the recommendation id (default: oldest of tag)
     digest: str | None = None  # operator.approve/reject: sent instead of the queue's digest ("wrong" works)
     code: str | None = None  # operator.acknowledge: the alarm code
+    version: str | None = None  # engine.model: the new model version
+    password: str | None = None  # engineer.sign_off: the password re-entered (default: the right one)
+    every: Seconds | None = None  # operator.reviews: how often the reviewer answers the queue
+    reject_every: int | None = Field(None, ge=1)  # operator.reviews: every n-th answer is a rejection
     latency: Seconds | None = None  # link.faults: whole scans a write frame is held
     jitter: Seconds | None = None  # link.faults: plus a seeded draw of 0..jitter whole scans
     loss: float | None = Field(None, ge=0.0, le=1.0)  # link.faults: probability a frame is lost
@@ -259,6 +273,8 @@ class Scenario(Model):
                 refs.append(a.after)
             if a.first_write:
                 refs.append(a.first_write.after)
+            if a.autonomy:
+                refs.append(a.autonomy.at)
         return refs
 
 

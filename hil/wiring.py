@@ -86,9 +86,11 @@ def quiet(logger_name: str) -> Iterator[None]:
 
 
 def operator_action_of(item: Injection) -> OperatorAction:
+    engineer = item.do.startswith("engineer.")
     return OperatorAction(
-        kind=item.do.removeprefix("operator."),
-        user=item.user,
+        kind=item.do.removeprefix("engineer." if engineer else "operator."),
+        # an engineer's action is the engineer's unless the scenario names someone else (to be refused)
+        user="engineer" if engineer and "user" not in item.model_fields_set else item.user,
         reason=item.reason,
         loops=tuple(item.loops or ()),
         loop=item.loop,
@@ -98,6 +100,7 @@ def operator_action_of(item: Injection) -> OperatorAction:
         digest=item.digest,
         engine=item.engine,
         code=item.code,
+        password=item.password,
     )
 
 

@@ -41,6 +41,7 @@ from otgate.core.supervision import (
 from otgate.core.validation import WriteSource, validate_operator_setpoint
 from otgate.runtime.engine_side import EngineSide
 from otgate.runtime.intent import WriteIntent
+from otgate.runtime.ledger_restore import restore_ledger
 from otgate.runtime.records import decision_data, describe, start_entries
 from otgate.runtime.state import REMOTE_MODES, AuditUnavailable, LoopRuntime
 
@@ -59,8 +60,12 @@ class Gateway(EngineSide):
         """A start in the trail: the config in force and every loop in fallback (a gateway starts in
         fallback), after remembering the replay ids of the window. Returns how many it remembered."""
         remembered = self.recover()
+        # Earned autonomy survives a restart only as far as the verified trail carries it (docs/AUTONOMY.md).
+        restored = restore_ledger(self.ledger, self.audit, self.clock.now(), self.clock.monotonic())
         config = self.plant.config
-        entries = start_entries(config.plant, list(config.loops), file, sha256, remembered, self.clock.now())
+        entries = start_entries(
+            config.plant, list(config.loops), file, sha256, remembered, self.clock.now(), autonomy=restored
+        )
         try:
             self.audit.append_many(entries)
         except AuditStoreError as error:

@@ -54,10 +54,23 @@ def _oversight_data(decision: Decision) -> dict[str, Any]:
 
 
 def start_entries(
-    plant: str, loops: list[str], file: str, sha256: str, replay_ids: int, at: float, actor: str = "gateway"
+    plant: str,
+    loops: list[str],
+    file: str,
+    sha256: str,
+    replay_ids: int,
+    at: float,
+    actor: str = "gateway",
+    autonomy: dict[str, Any] | None = None,
 ) -> list[AuditEntry]:
-    """The two records every start writes: the config in force, and every loop in fallback."""
-    start = {"loops": {name: "fallback" for name in loops}, "replay_ids_recovered": replay_ids}
+    """The two records every start writes: the config in force, and every loop in fallback (with what
+    earned autonomy was restored from the trail, when a loop has a policy)."""
+    start: dict[str, Any] = {
+        "loops": {name: "fallback" for name in loops},
+        "replay_ids_recovered": replay_ids,
+    }
+    if autonomy is not None:
+        start["autonomy_restored"] = autonomy
     return [
         AuditEntry(AuditKind.CONFIG_LOAD, actor, {"file": file, "sha256": sha256, "plant": plant}, at),
         AuditEntry(AuditKind.GATEWAY_START, actor, start, at),
