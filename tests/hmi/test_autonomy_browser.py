@@ -4,10 +4,7 @@ predicted effect, and a highest-risk move is written only after two different op
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,19 +14,13 @@ import httpx
 import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from otgate.cli.demo import pointed_at
-from otgate.config.loader import LoadedConfig, load_config_file
+from otgate.config.loader import LoadedConfig
 from otgate.core.autonomy_policy import AutonomyPolicy, RiskPolicy, ShadowExit
 from otgate.core.config import Operator, Role
 from otgate.core.modes import ModeEvent
-from otgate.host.service import GatewayService
-from otgate_simulator.runtime import SimRuntime
-from otgate_simulator.simulation import Simulation
-from tests.conftest import PLANT_CONFIGS
-from tests.hmi.conftest import Plant, fast
-from tests.hmi.test_browser import WAIT_MS, eventually
+from tests.hmi.conftest import Plant, demo_config, eventually, page_logged_in, running_plant
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ENGINE_TOKEN = "demo-tank-engine-token"
@@ -53,20 +44,11 @@ def with_policy(loaded: LoadedConfig) -> LoadedConfig:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def tank(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plant]:
-    sim = Simulation("tank", seed=0)
-    stop = asyncio.Event()
-    async with SimRuntime(sim, modbus_port=0, opcua_port=None) as runtime:
-        loaded = load_config_file(PLANT_CONFIGS / "tank.yaml")
-        loaded = with_policy(fast(pointed_at(loaded, runtime.endpoints.modbus_port)))
-        service = GatewayService(loaded, tmp_path_factory.mktemp("autonomy"), api_port=0, hmi_port=0)
-        ticking = asyncio.create_task(runtime.run_realtime(speed=2.0, stop=stop))
-        try:
-            async with service:
-                yield Plant(sim, service)
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ticking, 5.0)
+    def config(port: int) -> LoadedConfig:
+        return with_policy(demo_config("tank")(port))
+
+    async with running_plant("tank", tmp_path_factory.mktemp("autonomy"), config) as plant:
+        yield plant
 
 
 async def recommend(plant: Plant, delta: float) -> dict[str, Any]:
@@ -87,19 +69,6 @@ async def recommend(plant: Plant, delta: float) -> dict[str, Any]:
     return decision
 
 
-async def logged_in(browser: Browser, plant: Plant, user: str, password: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    await page.goto(f"{plant.hmi_url}/hmi")
-    await expect(page).to_have_url(re.compile(r"/hmi/login$"))
-    await page.fill("#user", user)
-    await page.fill("#password", password)
-    await page.click("#login")
-    await expect(page).to_have_url(re.compile(r"/hmi$"))
-    return page
-
-
 async def test_autonomy_sign_off_then_dual_approval_in_the_browser(browser: Browser, tank: Plant):
     gateway = tank.service.gateway
     await eventually(lambda: "LIC-101.SP" in gateway.snapshot.values)
@@ -107,7 +76,7 @@ async def test_autonomy_sign_off_then_dual_approval_in_the_browser(browser: Brow
         decision = await recommend(tank, 0.4 if k % 2 else -0.4)
         assert decision["decision"] == "shadow"
 
-    engineer = await logged_in(browser, tank, "engineer", "demo-engineer")
+    engineer = await page_logged_in(browser, tank.hmi_url, "engineer", "demo-engineer")
     await engineer.goto(f"{tank.hmi_url}/hmi/autonomy")
     row = engineer.locator('tr.entry[data-loop="LIC-101"]')
     await expect(row.locator('[data-field="level"]')).to_have_text("shadow")
@@ -127,7 +96,7 @@ async def test_autonomy_sign_off_then_dual_approval_in_the_browser(browser: Brow
     decision = await recommend(tank, 12.0)  # 12 of max 20 mm: the highest class
     assert decision["decision"] == "pending_approval"
 
-    first = await logged_in(browser, tank, "operator", "demo-operator")
+    first = await page_logged_in(browser, tank.hmi_url, "operator", "demo-operator")
     queued = first.locator(f'#approvals tr[data-id="{decision["id"]}"]')
     await expect(queued.locator(".oversight")).to_contain_text("highest risk · 0 of 2 approvals")
     writes_before = len([w for w in tank.sim.write_log if w.tag == "LIC-101.RSP"])
@@ -140,7 +109,7 @@ async def test_autonomy_sign_off_then_dual_approval_in_the_browser(browser: Brow
     assert decision["id"] in gateway.awaiting and "LIC-101.RSP" not in gateway.pending
     assert len([w for w in tank.sim.write_log if w.tag == "LIC-101.RSP"]) == writes_before
 
-    second = await logged_in(browser, tank, *SECOND_OPERATOR)
+    second = await page_logged_in(browser, tank.hmi_url, *SECOND_OPERATOR)
     queued_again = second.locator(f'#approvals tr[data-id="{decision["id"]}"]')
     await queued_again.locator("button[data-approve]").click()
     await expect(second.locator("#message")).to_contain_text("approved")
@@ -167,7 +136,7 @@ async def test_autonomy_sign_off_then_dual_approval_in_the_browser(browser: Brow
 async def test_autonomy_engineer_attaches_a_scorecard(browser: Browser, tank: Plant, tmp_path: Path):
     card = tmp_path / "scorecard.json"
     card.write_text(json.dumps({"summary": {"engine": "x:Y", "certified": True}, "scenarios": []}))
-    engineer = await logged_in(browser, tank, "engineer", "demo-engineer")
+    engineer = await page_logged_in(browser, tank.hmi_url, "engineer", "demo-engineer")
     await engineer.goto(f"{tank.hmi_url}/hmi/autonomy")
     row = engineer.locator('tr.entry[data-loop="LIC-101"]').first
     await row.locator(".scorecard-file").set_input_files(str(card))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,50 +14,23 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from otgate.core.modes import LoopMode, ModeEvent
-from tests.hmi.conftest import ENGINE_TOKEN, Plant
+from tests.hmi.conftest import ENGINE_TOKEN, WAIT_MS, Plant, eventually, live_page, logged_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SCRIPT = "<script>window.pwned = 1</script><img src=x onerror=window.pwned=2>"
-WAIT_MS = 8000
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = WAIT_MS / 1000) -> Any:
-    async with asyncio.timeout(timeout_s):
-        while not (result := check()):
-            await asyncio.sleep(0.05)
-        return result
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def operator(browser: Browser, plant: Plant) -> AsyncIterator[BrowserContext]:
     """One operator's browser, logged in once through the login form."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    first = await context.new_page()
-    first.set_default_timeout(WAIT_MS)
-    await log_in(first, plant.hmi_url, "operator", "demo-operator")
-    await first.close()
-    yield context
-    await context.close()
+    async with logged_in(browser, plant.hmi_url, "operator", "demo-operator") as context:
+        yield context
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def page(operator: BrowserContext, plant: Plant) -> AsyncIterator[Page]:
-    page = await operator.new_page()
-    page.set_default_timeout(WAIT_MS)
-    await page.goto(f"{plant.hmi_url}/hmi")
-    await expect(page.locator("#live")).to_have_text("live")
-    yield page
-    await page.close()
-
-
-async def log_in(page: Page, url: str, user: str, password: str) -> None:
-    await page.goto(f"{url}/hmi")
-    await expect(page).to_have_url(re.compile(r"/hmi/login$"))
-    await page.fill("#user", user)
-    await page.fill("#password", password)
-    await page.click("#login")
-    await expect(page).to_have_url(re.compile(r"/hmi$"))
-    await expect(page.locator("#live")).to_have_text("live")
+    async with live_page(operator, plant.hmi_url) as page:
+        yield page
 
 
 def card(page: Page, loop: str, fieldname: str) -> Any:

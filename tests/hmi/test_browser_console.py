@@ -9,35 +9,26 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from otgate.core.modes import ModeEvent
-from tests.hmi.conftest import Plant
-from tests.hmi.test_browser import WAIT_MS, log_in, recommend
+from tests.hmi.conftest import WAIT_MS, Plant, live_page, logged_in
+from tests.hmi.test_browser import recommend
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-FULL_HD = {"width": 1920, "height": 1080}
+FULL_HD: ViewportSize = {"width": 1920, "height": 1080}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def operator(browser: Browser, plant: Plant) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(viewport=FULL_HD)
-    first = await context.new_page()
-    first.set_default_timeout(WAIT_MS)
-    await log_in(first, plant.hmi_url, "operator", "demo-operator")
-    await first.close()
-    yield context
-    await context.close()
+    async with logged_in(browser, plant.hmi_url, "operator", "demo-operator", FULL_HD) as context:
+        yield context
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def page(operator: BrowserContext, plant: Plant) -> AsyncIterator[Page]:
-    page = await operator.new_page()
-    page.set_default_timeout(WAIT_MS)
-    await page.goto(f"{plant.hmi_url}/hmi")
-    await expect(page.locator("#live")).to_have_text("live")
-    yield page
-    await page.close()
+    async with live_page(operator, plant.hmi_url) as page:
+        yield page
 
 
 async def post_from_page(page: Page, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,6 @@ the applied candidate keeps talking to the same PLC."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
 
@@ -15,13 +13,10 @@ import pytest_asyncio
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, expect
 
-from otgate.config.loader import load_config_file
-from otgate.host.service import GatewayService
-from otgate_simulator.runtime import SimRuntime
-from otgate_simulator.simulation import Simulation
+from otgate.config.loader import LoadedConfig, load_config_file
 from tests.conftest import PLANT_CONFIGS
-from tests.hmi.conftest import SIM_SPEED, Plant, fast
-from tests.hmi.test_browser import WAIT_MS, log_in, recommend
+from tests.hmi.conftest import Plant, fast, page_logged_in, running_plant
+from tests.hmi.test_browser import recommend
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SECOND_PASSWORD = "second-engineer"
@@ -40,30 +35,18 @@ def config_text(modbus_port: int) -> str:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def moc_plant(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plant]:
-    sim = Simulation("ricker", seed=0)
-    stop = asyncio.Event()
-    async with SimRuntime(sim, modbus_port=0, opcua_port=None) as runtime:
-        path = tmp_path_factory.mktemp("moc-config") / "ricker.yaml"
-        path.write_text(config_text(runtime.endpoints.modbus_port))
-        service = GatewayService(
-            fast(load_config_file(path)), tmp_path_factory.mktemp("moc"), api_port=0, hmi_port=0
-        )
-        ticking = asyncio.create_task(runtime.run_realtime(speed=SIM_SPEED, stop=stop))
-        try:
-            async with service:
-                yield Plant(sim, service)
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ticking, 5.0)
+    path = tmp_path_factory.mktemp("moc-config") / "ricker.yaml"
+
+    def config(port: int) -> LoadedConfig:
+        path.write_text(config_text(port))
+        return fast(load_config_file(path))
+
+    async with running_plant("ricker", tmp_path_factory.mktemp("moc"), config) as plant:
+        yield plant
 
 
 async def engineer_page(browser: Browser, plant: Plant, user: str, password: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    await log_in(page, plant.hmi_url, user, password)
-    return page
+    return await page_logged_in(browser, plant.hmi_url, user, password, {"width": 1920, "height": 1080})
 
 
 async def test_moc_proposed_checked_refused_to_its_proposer_approved_by_a_second_engineer_and_applied(

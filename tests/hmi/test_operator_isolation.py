@@ -6,7 +6,6 @@ The operator's action asks for a scan at once, so the count is the press reachin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -15,15 +14,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from otgate.cli.demo import pointed_at
-from otgate.config.loader import LoadedConfig, load_config_file
+from otgate.config.loader import LoadedConfig
 from otgate.core.modes import ModeEvent
-from otgate.host.service import GatewayService
-from otgate_simulator.runtime import SimRuntime
-from otgate_simulator.simulation import Simulation
-from tests.conftest import PLANT_CONFIGS
-from tests.hmi.conftest import ENGINE_TOKEN, Plant, fast
-from tests.hmi.test_browser import log_in
+from tests.hmi.conftest import ENGINE_TOKEN, Plant, demo_config, page_logged_in, running_plant
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FLOOD_TAG = "PIC-201.RSP"
@@ -44,30 +37,19 @@ def unthrottled(loaded: LoadedConfig) -> LoadedConfig:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def plant(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Plant]:
-    sim = Simulation("ricker", seed=0)
-    stop = asyncio.Event()
-    async with SimRuntime(sim, modbus_port=0, opcua_port=None) as runtime:
-        loaded = load_config_file(PLANT_CONFIGS / "ricker.yaml")
-        loaded = unthrottled(fast(pointed_at(loaded, runtime.endpoints.modbus_port)))
-        service = GatewayService(loaded, tmp_path_factory.mktemp("isolation"), api_port=0, hmi_port=0)
-        ticking = asyncio.create_task(runtime.run_realtime(speed=SIM_SPEED, stop=stop))
-        try:
-            async with service:
-                yield Plant(sim, service)
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ticking, 5.0)
+    def config(port: int) -> LoadedConfig:
+        return unthrottled(demo_config("ricker")(port))
+
+    async with running_plant("ricker", tmp_path_factory.mktemp("isolation"), config, SIM_SPEED) as running:
+        yield running
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def page(browser: Browser, plant: Plant) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = await context.new_page()
+    page = await page_logged_in(browser, plant.hmi_url, "operator", "demo-operator")
     page.set_default_timeout(WAIT_S * 1000)
-    await log_in(page, plant.hmi_url, "operator", "demo-operator")
     yield page
-    await context.close()
+    await page.context.close()
 
 
 async def until(check: Callable[[], bool]) -> None:
