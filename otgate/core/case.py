@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import NamedTuple
 
 from otgate.core.codec import quantize
@@ -28,6 +29,7 @@ from otgate.core.plant import Plant
 from otgate.core.proposal import History, Proposal, Snapshot, WriteEvent
 
 Reasons = tuple[Reason, ...]
+_AT = attrgetter("at")
 
 
 class Request(NamedTuple):
@@ -71,12 +73,18 @@ def window_start(writes: Sequence[WriteEvent], readback: float, window_s: float,
     """The working setpoint at the start of the budget window: before its oldest write, else now.
 
     The writes are oldest first, so `now - at <= window_s` is False then True along them: a bisection
-    finds the first write inside the window in log time (a tag moved every second keeps 7,200 writes)."""
+    finds the first write inside the window in log time (a tag moved every second keeps 7,200 writes).
+    It bisects on the times themselves (`at >= now - window_s`, compared in C), then settles the boundary
+    with the rule's own comparison, which rounding can move by a write or two."""
     if not writes:
         return readback
     if now - writes[0].at <= window_s:  # the whole history lies in the window (the common case)
         return writes[0].previous
-    index = bisect_left(writes, True, key=lambda event: now - event.at <= window_s)
+    index = bisect_left(writes, now - window_s, key=_AT)
+    while index > 0 and now - writes[index - 1].at <= window_s:
+        index -= 1
+    while index < len(writes) and now - writes[index].at > window_s:
+        index += 1
     return writes[index].previous if index < len(writes) else readback
 
 
