@@ -25,6 +25,7 @@ CORE_ALLOWED = {
     "numpy",
     "pydantic",
     "hashlib",
+    "json",  # pure: the C encoder writes the audit chain's canonical text
     "bisect",
     "statistics",
     "unicodedata",  # pure: NFKC folding of names (look-alike duplicates)

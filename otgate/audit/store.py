@@ -19,7 +19,8 @@ tail from disk. Opening checks the last record's hash and its link to the one be
 tail was edited, or written with a different key, is reported instead of silently extended.
 
 Threads: one connection guarded by a lock, so any thread may call; every call is short (an append costs
-one fsync, about a millisecond on an SSD). Reading while another process appends is fine (WAL readers
+one fsync, about a millisecond on an SSD). The chain's state (head, queue, failure) has a lock of its own
+that is never held across I/O, so `submit` on the event loop never waits for another caller's fsync. Reading while another process appends is fine (WAL readers
 see a snapshot).
 
 Group commit: `submit` chains records at once (their seq and hash are final) and queues them; `flush`
@@ -47,8 +48,7 @@ from otgate.core.audit_chain import (
     Checkpoint,
     StoredRecord,
     Verification,
-    canonical_json,
-    chain,
+    chain_texts,
     has_valid_hash,
     verify,
 )
@@ -141,7 +141,8 @@ class AuditStore:
         self.path = audit_path(data_dir)
         self._key = key
         self._read_only = read_only
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the chain's state: head, queue, failure (never held over I/O)
+        self._db_lock = threading.Lock()  # the connection: a commit's fsync must not stall `submit`
         self._failure: AuditStoreError | None = None
         self._head: Checkpoint | None = None  # the last record chained (submitted, maybe not yet durable)
         self._pending: list[tuple[list[tuple[Any, ...]], Future[None]]] = []
@@ -203,7 +204,7 @@ class AuditStore:
 
     def _select(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:
-            with self._lock:
+            with self._db_lock:
                 return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as error:
             raise AuditStoreError(f"cannot read the audit trail {self.path}: {error}") from error
@@ -239,14 +240,13 @@ class AuditStore:
                 raise AuditStoreError(f"{self.path} is open read-only")
             if self._failure is not None:
                 raise AuditStoreError(f"the audit store failed earlier and must be reopened: {self._failure}")
-            records = chain(entries, self._head, self._key)  # a caller's bug raises here, nothing queued
+            sealed = chain_texts(entries, self._head, self._key)  # a caller's bug raises here, nothing queued
             done: Future[None] = Future()
-            if not records:
+            if not sealed:
                 done.set_result(None)
                 return [], done
-            rows = [
-                (r.seq, r.at, r.kind, r.actor, canonical_json(r.data), r.prev_hash, r.hash) for r in records
-            ]
+            records = [record for record, _ in sealed]
+            rows = [(r.seq, r.at, r.kind, r.actor, text, r.prev_hash, r.hash) for r, text in sealed]
             self._pending.append((rows, done))
             self._head = Checkpoint(records[-1].seq, records[-1].hash)
             return records, done
@@ -264,7 +264,7 @@ class AuditStore:
                     done.set_exception(AuditStoreError(f"not written after an earlier failure: {failure}"))
                 return
             try:
-                with self._lock:
+                with self._db_lock:
                     self._insert([row for rows, _ in batch for row in rows])
             except BaseException as error:
                 for _, done in batch:
@@ -285,10 +285,12 @@ class AuditStore:
                 self._db.execute("ROLLBACK")
             # After a failed COMMIT we cannot be sure what reached the disk, and the chain's head is already
             # past these rows: refuse to go on from memory.
-            self._failure = AuditStoreError(f"cannot append to the audit trail {self.path}: {error!r}")
+            failure = AuditStoreError(f"cannot append to the audit trail {self.path}: {error!r}")
+            with self._lock:
+                self._failure = failure
             if not isinstance(error, sqlite3.Error):
                 raise
-            raise self._failure from error
+            raise failure from error
 
     def records(self, from_seq: int = 1) -> Iterator[AuditRecord]:
         """Records in seq order, read a page at a time (the lock is not held between pages)."""
@@ -328,7 +330,7 @@ class AuditStore:
         return verify(self.stored_records(), self._key, checkpoint=checkpoint)
 
     def close(self) -> None:
-        with self._lock:
+        with self._db_lock:
             self._db.close()
 
     def __enter__(self) -> AuditStore:

@@ -42,7 +42,9 @@ the tests check it against the RFC 4231 vectors and the standard library's `hmac
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -215,6 +217,17 @@ def canonical_json(value: Any) -> str:
     raise TypeError(f"audit data must be JSON-able; got {type(value).__name__}")
 
 
+# On a normalised value the C encoder writes exactly the canonical text (sorted keys, no spaces, json's
+# escapes, `repr` numbers) but would leave a lone surrogate raw: such a text goes the Python way.
+_C_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def normal_text(normalised: Any) -> str:
+    """`canonical_json` of a value already `normalize`d, through the C encoder where that gives the same."""
+    text = _C_ENCODER.encode(normalised)
+    return canonical_json(normalised) if _SURROGATE.search(text) else text
+
+
 def canonical_bytes(
     seq: int, at: float, kind: str, actor: str, data: Mapping[str, Any], prev_hash: str
 ) -> bytes:
@@ -254,9 +267,15 @@ class _Digester:
         return outer.hexdigest()
 
 
+@functools.lru_cache(maxsize=8)
+def _digester(key: bytes | None) -> _Digester:
+    """One per key: the padded key is hashed once per process, not once per append (it is only copied)."""
+    return _Digester(key)
+
+
 def compute_hash(canonical: bytes, key: bytes | None) -> str:
     """SHA-256 of `canonical`, or HMAC-SHA-256 with `key`; lower-case hex."""
-    return _Digester(key).hexdigest(canonical)
+    return _digester(key).hexdigest(canonical)
 
 
 def stored_bytes(record: StoredRecord) -> bytes:
@@ -264,12 +283,16 @@ def stored_bytes(record: StoredRecord) -> bytes:
 
     The members are written in the canonical (sorted) key order: actor, at, data, kind, prev_hash, seq.
     Each scalar is encoded as `canonical_json` would, without its type dispatch (this runs per record)."""
-    at = float(record.at)
+    return _spliced(record.seq, record.at, record.kind, record.actor, record.data_text, record.prev_hash)
+
+
+def _spliced(seq: int, at: float, kind: str, actor: str, data_text: str, prev_hash: str) -> bytes:
+    at = float(at)
     at_text = float.__repr__(at) if math.isfinite(at) else _encode_str(_non_finite(at))
     return (
-        f'{{"actor":{_encode_str(record.actor)},"at":{at_text},"data":{record.data_text},'
-        f'"kind":{_encode_str(record.kind)},"prev_hash":{_encode_str(record.prev_hash)},'
-        f'"seq":{int.__repr__(record.seq)}}}'
+        f'{{"actor":{_encode_str(actor)},"at":{at_text},"data":{data_text},'
+        f'"kind":{_encode_str(kind)},"prev_hash":{_encode_str(prev_hash)},'
+        f'"seq":{int.__repr__(seq)}}}'
     ).encode()
 
 
@@ -283,7 +306,7 @@ def _record_hash(digester: _Digester, record: AuditRecord | StoredRecord) -> str
 
 def has_valid_hash(record: AuditRecord, key: bytes | None) -> bool:
     """True when the record's hash matches its own contents (says nothing about its neighbours)."""
-    return _record_hash(_Digester(key), record) == record.hash
+    return _record_hash(_digester(key), record) == record.hash
 
 
 # -- building the chain ----------------------------------------------------------------------------
@@ -291,7 +314,14 @@ def has_valid_hash(record: AuditRecord, key: bytes | None) -> bool:
 
 def chain(entries: Iterable[AuditEntry], head: Checkpoint | None, key: bytes | None) -> list[AuditRecord]:
     """Seal `entries` as the records that follow `head` (None: start a new trail at seq 1)."""
-    digester = _Digester(key)
+    return [record for record, _ in chain_texts(entries, head, key)]
+
+
+def chain_texts(
+    entries: Iterable[AuditEntry], head: Checkpoint | None, key: bytes | None
+) -> list[tuple[AuditRecord, str]]:
+    """`chain`, each record with the canonical text of its data (what a store keeps, encoded once)."""
+    digester = _digester(key)
     seq, prev_hash = (0, GENESIS_HASH) if head is None else (head.seq, head.hash)
     records = []
     for entry in entries:
@@ -302,8 +332,9 @@ def chain(entries: Iterable[AuditEntry], head: Checkpoint | None, key: bytes | N
         kind, actor, data = str(entry.kind), str(entry.actor), normalize(entry.data)
         if not isinstance(data, dict):
             raise TypeError(f"audit data must be a mapping, got {type(entry.data).__name__}")
-        digest = digester.hexdigest(canonical_bytes(seq, at, kind, actor, data, prev_hash))
-        records.append(AuditRecord(seq, at, kind, actor, data, prev_hash, digest))
+        text = normal_text(data)  # encoded once, for the hash (spliced) and for the store
+        digest = digester.hexdigest(_spliced(seq, at, kind, actor, text, prev_hash))
+        records.append((AuditRecord(seq, at, kind, actor, data, prev_hash, digest), text))
         prev_hash = digest
     return records
 
@@ -364,7 +395,7 @@ def verify(
     With `checkpoint`, the trail must also contain that record with that hash, which shows a trail
     truncated or rewritten (even consistently, without the key) up to the checkpoint.
     """
-    digester = _Digester(key)
+    digester = _digester(key)
     previous: Link | None = None
     count, warnings = 0, list[str]()
     checkpoint_seen = checkpoint is None

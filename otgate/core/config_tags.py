@@ -78,8 +78,11 @@ class Autonomy(StrEnum):
 
     def capped(self, ceiling: Autonomy) -> Autonomy:
         """The lower of the two: a tag's autonomy as one engine may use it."""
-        order = (Autonomy.SHADOW, Autonomy.ADVISORY, Autonomy.SUPERVISED, Autonomy.AUTONOMOUS)
-        return min(self, ceiling, key=order.index)
+        return self if _AUTONOMY_RANK[self] <= _AUTONOMY_RANK[ceiling] else ceiling
+
+
+# Lowest first; built once because `capped` runs for every proposal.
+_AUTONOMY_RANK = {level: rank for rank, level in enumerate(Autonomy)}
 
 
 class RatePolicy(StrEnum):

@@ -14,7 +14,6 @@ most once, in order; a new rule is one row.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -24,17 +23,18 @@ from otgate.core.case import (
     Reasons,
     Request,
     SetpointCase,
-    rate_period,
-    readback_of,
-    window_start,
+    Writer,
+    engine_writer,
+    setpoint_case,
+    tag_facts,
 )
-from otgate.core.codec import quantize, resolution
-from otgate.core.config import Autonomy, RatePolicy, SetpointRules, Tag, TagKind
+from otgate.core.codec import resolution
+from otgate.core.config import Autonomy, RatePolicy, TagKind
 from otgate.core.decision import Decision, Reason, ReasonCode, Verdict
-from otgate.core.look_ahead import check_predicted as look_ahead
 from otgate.core.modes import LoopMode
 from otgate.core.plant import Plant
 from otgate.core.proposal import History, Proposal, Snapshot
+from otgate.core.ramp import plan_ramp
 from otgate.core.rules import (
     check_authorized,
     check_deadband,
@@ -54,11 +54,8 @@ from otgate.core.rules import (
     check_window,
     check_writable,
     check_write_interval,
-    step_limit,
 )
 
-# A ramp longer than this is refused rather than planned (bounded memory per decision).
-MAX_RAMP_STEPS = 20_000
 _RAMPABLE = frozenset({ReasonCode.MOVE_TOO_LARGE, ReasonCode.RATE_EXCEEDED})
 
 C = TypeVar("C", Request, SetpointCase)
@@ -66,10 +63,15 @@ C = TypeVar("C", Request, SetpointCase)
 
 @dataclass(frozen=True, slots=True)
 class Rule(Generic[C]):
-    """One row of a chain: the rule, and when the chain stops after it (None: never)."""
+    """One row of a chain: the rule, when the chain stops after it (None: never), and whether it reads
+    the proposal's own id or value (`shared=False`) or only what its batch neighbours from the same
+    source share: the snapshot, plant, history and time, the engine, tag, timestamps and model digest,
+    and whether the value raises, lowers or keeps the read-back. `validate_many` judges a shared row
+    once per source and direction; the single path ignores the flag."""
 
     check: Callable[[C], Reasons]
     halt: Callable[[C, Reasons], bool] | None = None
+    shared: bool = False
 
 
 def _fired(case: object, fired: Reasons) -> bool:
@@ -86,12 +88,12 @@ def _not_finite(case: SetpointCase, fired: Reasons) -> bool:
 
 # An engine's proposal as it arrives: identity and freshness, then the tag it names.
 ENGINE_RULES: tuple[Rule[Request], ...] = (
-    Rule(check_engine_quarantined),
+    Rule(check_engine_quarantined, shared=True),
     Rule(check_replay),
-    Rule(check_timestamps),
-    Rule(check_known_tag),
-    Rule(check_authorized),
-    Rule(check_writable),
+    Rule(check_timestamps, shared=True),
+    Rule(check_known_tag, shared=True),
+    Rule(check_authorized, shared=True),
+    Rule(check_writable, shared=True),
     Rule(check_value_finite, halt=_no_setpoint),
 )
 
@@ -105,15 +107,15 @@ GATEWAY_RULES: tuple[Rule[Request], ...] = (
 SETPOINT_RULES: tuple[Rule[SetpointCase], ...] = (
     Rule(check_finite),
     Rule(check_range),
-    Rule(check_plc_available, halt=_fired),  # the rules below need a read-back
-    Rule(check_mode, halt=_not_finite),  # the rules below need a number
-    Rule(check_interlocks),
+    Rule(check_plc_available, halt=_fired, shared=True),  # the rules below need a read-back
+    Rule(check_mode, halt=_not_finite, shared=True),  # the rules below need a number
+    Rule(check_interlocks, shared=True),  # the value counts only by its direction
     Rule(check_predicted),
     Rule(check_deadband, halt=_fired),  # no change: nothing to move
     Rule(check_move),
     Rule(check_rate),
     Rule(check_window),
-    Rule(check_write_interval),
+    Rule(check_write_interval, shared=True),
 )
 # A decision made past the look-ahead carries its admissible setpoints.
 _PAST_LOOK_AHEAD = next(i for i, r in enumerate(SETPOINT_RULES) if r.check is check_predicted)
@@ -216,8 +218,9 @@ def _validate_by_gateway(
     reasons: list[Reason] = []
     if _run(GATEWAY_RULES, request, reasons) is not None or tag is None or rules is None:
         return _rejected(proposal, reasons)
-    writer = _Writer(Autonomy.AUTONOMOUS, 0.0, at_write, required_mode)
-    return _judge(_setpoint_case(request, tag, rules, snapshot, now, writer), reasons)
+    writer = Writer(Autonomy.AUTONOMOUS, 0.0, at_write, required_mode)
+    facts = tag_facts(proposal.tag, rules, snapshot, plant, history, now, at_write)
+    return _judge(setpoint_case(request, tag, rules, snapshot, now, writer, facts), reasons)
 
 
 def _validate(
@@ -237,63 +240,100 @@ def _validate(
     reasons: list[Reason] = []
     if _run(ENGINE_RULES, request, reasons) is not None or tag is None or rules is None:
         return _rejected(proposal, reasons)
-    ceiling = engine.max_autonomy if engine is not None else Autonomy.ADVISORY
-    autonomy = rules.autonomy.capped(ceiling) if at_submission else Autonomy.AUTONOMOUS
-    grace_s = plant.write_period_s if at_submission else 0.0
-    writer = _Writer(autonomy, grace_s, not at_submission, LoopMode.AI)
-    return _judge(_setpoint_case(request, tag, rules, snapshot, now, writer), reasons)
+    writer = engine_writer(engine, rules, plant, at_submission)
+    facts = tag_facts(proposal.tag, rules, snapshot, plant, history, now, writer.at_write)
+    return _judge(setpoint_case(request, tag, rules, snapshot, now, writer, facts), reasons)
 
 
-@dataclass(frozen=True, slots=True)
-class _Writer:
-    """For whom a setpoint is judged (mode, autonomy) and when (at submission or at the write)."""
+def validate_many(
+    proposals: Sequence[Proposal],
+    snapshot: Snapshot,
+    plant: Plant,
+    history: History,
+    now: float,
+    *,
+    wall: float | None = None,
+) -> list[Decision]:
+    """Many proposals against one snapshot, history and time, in one call: exactly the decisions `validate`
+    gives each of them with the same arguments (so ids repeated within the batch are not replays of each
+    other here: the caller records ids between batches, as between `validate` calls).
 
-    autonomy: Autonomy
-    grace_s: float  # how long until the write can happen (one scan at submission)
-    at_write: bool  # judged at the write: the rate is over the time actually elapsed since the last write
-    required_mode: LoopMode
+    The same chain, the same rules: what only depends on where a proposal comes from (engine, tag,
+    timestamps, model digest) is worked out once per source (the lookups, the read-back, write history,
+    rate period and budget base, and the rows `Rule.shared` marks), so a proposal pays only for the rows
+    that read its own id or value."""
+    at = now if wall is None else wall
+    sources: dict[tuple[object, ...], _Source] = {}
+    decisions: list[Decision] = []
+    for p in proposals:
+        key = (p.engine, p.tag, p.issued_at, p.basis_at, p.model_digest, p.clock_offset_s)
+        source = sources.get(key)
+        if source is None:
+            source = sources[key] = _Source(p, snapshot, plant, history, now)
+        decisions.append(source.decide(p, snapshot, plant, history, now, at))
+    return decisions
 
 
-def _setpoint_case(
-    request: Request, tag: Tag, rules: SetpointRules, snapshot: Snapshot, now: float, writer: _Writer
-) -> SetpointCase:
-    proposal, plant = request.proposal, request.plant
-    value = _as_encoded(proposal.value, tag)
-    finite = math.isfinite(value)
-    loop_name, loop = plant.loop_by_setpoint[proposal.tag]
-    readback = readback_of(snapshot, loop)
-    writes = request.history.writes.get(proposal.tag, ())
-    judged = (
-        writer.required_mode is LoopMode.AI  # the look-ahead judges AI moves (operators, fallback: no)
-        and finite
-        and snapshot.plc_available
-        and loop.working_sp in snapshot.values
-    )
-    # Positional, in field order: this runs once per proposal and keywords cost a tenth of the chain.
-    return SetpointCase(
-        proposal,
-        snapshot,
-        plant,
-        tag,
-        rules,
-        value,
-        finite,
-        loop_name,
-        loop,
-        readback,
-        writes,
-        now,
-        rate_period(plant.write_period_s, rules, writes, now, writer.at_write),
-        window_start(writes, readback, rules.change_budget.window_s, now),
-        writer.grace_s,
-        writer.required_mode,
-        writer.autonomy,
-        look_ahead(proposal.tag, value, readback, rules, plant, snapshot) if judged else (None, ()),
-    )
+class _Source:
+    """What the proposals of one batch from one source share, and the shared rows' results so far."""
+
+    __slots__ = ("engine", "engine_rows", "facts", "rules", "setpoint_rows", "tag", "writer")
+
+    def __init__(self, proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float):
+        self.engine = engine = plant.engine(proposal.engine)
+        self.tag = tag = plant.tag(proposal.tag)
+        self.rules = rules = tag.setpoint if tag is not None and tag.kind is TagKind.SETPOINT else None
+        self.writer = engine_writer(engine, rules, plant, True) if rules is not None else None
+        self.facts = (
+            tag_facts(proposal.tag, rules, snapshot, plant, history, now, False)
+            if rules is not None
+            else None
+        )
+        self.engine_rows: list[Reasons | None] = [None] * len(ENGINE_RULES)
+        # Per direction of the move (-1, 0, +1): interlocks judge the value only by its direction.
+        self.setpoint_rows: dict[int, list[Reasons | None]] = {}
+
+    def decide(
+        self, proposal: Proposal, snapshot: Snapshot, plant: Plant, history: History, now: float, wall: float
+    ) -> Decision:
+        tag, rules, writer, facts = self.tag, self.rules, self.writer, self.facts
+        request = Request(proposal, history, plant, self.engine, tag, wall, rules)
+        reasons: list[Reason] = []
+        halted = _run_sharing(ENGINE_RULES, request, reasons, self.engine_rows)
+        if halted is not None or tag is None or rules is None or writer is None or facts is None:
+            return _rejected(proposal, reasons)
+        case = setpoint_case(request, tag, rules, snapshot, now, writer, facts)
+        direction = (case.value > case.readback) - (case.value < case.readback)
+        rows = self.setpoint_rows.get(direction)
+        if rows is None:
+            rows = self.setpoint_rows[direction] = [None] * len(SETPOINT_RULES)
+        return _verdict(case, reasons, _run_sharing(SETPOINT_RULES, case, reasons, rows))
+
+
+def _run_sharing(
+    rules: Sequence[Rule[C]], case: C, reasons: list[Reason], known: list[Reasons | None]
+) -> int | None:
+    """`_run` for a batch: a shared row's result is taken from `known` once one proposal has run it."""
+    for index, rule in enumerate(rules):
+        fired = known[index]
+        if fired is None:
+            fired = rule.check(case)
+            if rule.shared:
+                known[index] = fired
+        if fired:
+            reasons.extend(fired)
+        halt = rule.halt
+        if halt is not None and halt(case, fired):
+            return index
+    return None
 
 
 def _judge(case: SetpointCase, reasons: list[Reason]) -> Decision:
-    halted = _run(SETPOINT_RULES, case, reasons)
+    return _verdict(case, reasons, _run(SETPOINT_RULES, case, reasons))
+
+
+def _verdict(case: SetpointCase, reasons: list[Reason], halted: int | None) -> Decision:
+    """The decision once the setpoint rows ran (`halted`: the row the chain stopped at, if any)."""
     decision = _rejected(case.proposal, reasons) if halted is not None else _conclude(case, reasons)
     admissible = case.look_ahead[0]
     if admissible is None or (halted is not None and halted < _PAST_LOOK_AHEAD):
@@ -312,52 +352,6 @@ def _conclude(case: SetpointCase, reasons: list[Reason]) -> Decision:
         if plan:
             return _approved(proposal, autonomy, Verdict.RAMPING, plan[0], plan, tuple(reasons))
     return _rejected(proposal, reasons)
-
-
-def _as_encoded(value: float, tag: Tag) -> float:
-    """Judge the value the PLC will hold, not the float before rounding (an int16 799.5 is written 800).
-
-    Float tags keep the proposed value: float32 rounding (2**-24 relative) lies inside the rules' slack."""
-    if tag.type.is_float:
-        return value
-    try:
-        return quantize(value, tag.type, tag.scale, tag.offset)
-    except ValueError:
-        return value  # not representable at all: the range check refuses it (or it is not finite)
-
-
-def plan_ramp(
-    start: float,
-    target: float,
-    rules: SetpointRules,
-    write_period_s: float,
-    base: float,
-    resolution: float = 0.0,
-) -> tuple[float, ...]:
-    """Setpoints from `start` to `target`, one per write period, each within move, rate, limits and budget.
-
-    On an integer tag every step is a whole number of `resolution` (rounded toward the start, so never
-    beyond the rate). Returns () when no such plan exists (start outside the limits, the target beyond
-    the budget, or a step smaller than the tag can express).
-    """
-    upward = target > start
-    step = min(
-        rules.max_move_up if upward else rules.max_move_down, step_limit(rules, upward, write_period_s)
-    )
-    if resolution > 0:
-        step = math.floor(step / resolution + 1e-9) * resolution
-    if step <= 0:
-        return ()
-    count = math.ceil(abs(target - start) / step - 1e-9)
-    if count > MAX_RAMP_STEPS:
-        return ()
-    direction = 1.0 if upward else -1.0
-    plan = (*(start + direction * step * k for k in range(1, count)), target)
-    budget = rules.change_budget.max_change
-    # The plan is monotonic and limits and budget are intervals: its two ends bound every step.
-    if all(rules.limits.contains(v) and abs(v - base) <= budget for v in (plan[0], plan[-1])):
-        return plan
-    return ()
 
 
 def _approved(

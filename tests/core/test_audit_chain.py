@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from otgate.core.audit_chain import (
@@ -21,8 +21,10 @@ from otgate.core.audit_chain import (
     canonical_bytes,
     canonical_json,
     chain,
+    chain_texts,
     compute_hash,
     has_valid_hash,
+    normal_text,
     normalize,
     seal,
     verify,
@@ -106,6 +108,29 @@ def test_canonical_json_round_trip_through_json_same_encoding(value: dict[str, A
     assert json.loads(text) == normalize(value)
     assert canonical_json(normalize(value)) == text
     assert canonical_json(json.loads(text)) == text
+
+
+wild_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(wild_values)
+@example(
+    {"lone": "\ud800", "pair": "\ud83d\ude00", "ctl": "\x00\x1f\x7f", "nan": math.nan, "key\ud800": -0.0}
+)
+def test_normal_text_any_normalised_value_equals_canonical_json(value: Any):
+    # The C encoder's text must be the canonical one byte for byte, surrogates and non-finite floats included.
+    assert normal_text(normalize(value)) == canonical_json(value)
+
+
+@given(st.dictionaries(any_text, wild_values, max_size=4), st.floats(0, 2e9), any_text)
+def test_chain_texts_hash_equals_canonical_bytes_hash(data: dict[str, Any], at: float, actor: str):
+    ((record, text),) = chain_texts([AuditEntry("decision", actor, data, at)], None, KEY)
+    assert text == canonical_json(data)
+    assert has_valid_hash(record, KEY)
 
 
 def test_canonical_json_surrogate_pair_joined_before_encoding():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from hypothesis import given
@@ -40,3 +41,26 @@ def test_window_start_no_write_in_window_is_readback():
 def test_window_start_long_history_takes_first_write_inside():
     writes = [WriteEvent(NOW - 7_200.0 + i, float(i), float(i - 1)) for i in range(7_200)]
     assert window_start(writes, -1.0, 600.0, NOW) == writes[6_600].previous
+
+
+def _ulps(x: float, k: int) -> float:
+    for _ in range(abs(k)):
+        x = math.nextafter(x, math.inf if k > 0 else -math.inf)
+    return x
+
+
+@given(
+    st.lists(st.integers(min_value=-4, max_value=4), max_size=12),
+    st.floats(min_value=1e-3, max_value=NOW),
+    st.floats(min_value=1.0, max_value=1e9),
+)
+def test_window_start_writes_on_the_window_edge_equal_the_definition(
+    steps: list[int], window_s: float, now: float
+):
+    # Times a few rounding steps either side of `now - window_s`, where `at >= now - window_s` and the
+    # rule's `now - at <= window_s` can disagree: the bisection must still give the definition's answer.
+    times = sorted(_ulps(now - window_s, k) for k in steps)
+    writes = [WriteEvent(at, 1.0, float(i)) for i, at in enumerate(times)]
+    expected = _linear_window_start(writes, -7.0, window_s, now)
+    assert window_start(writes, -7.0, window_s, now) == expected
+    assert window_start(deque(writes), -7.0, window_s, now) == expected
