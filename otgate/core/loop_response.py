@@ -18,7 +18,7 @@ import numpy as np
 
 from otgate.core.monitors import Anomaly, AnomalyCode
 from otgate.core.plant import Plant
-from otgate.core.prediction import Samples, StepModel, changes, step
+from otgate.core.prediction import Samples, StepModel, changes, recent, step
 
 FOLLOW_SHARE = 0.25  # the PV must make at least this share of the change its model expects (an unmeasured
 # disturbance working against a move can take half of it; a stuck actuator leaves next to nothing)
@@ -47,15 +47,15 @@ def window_s(model: StepModel) -> float:
 
 def _judge(model: StepModel, setpoint: Samples, pv: Samples, now: float) -> str | None:
     window = window_s(model)
-    recent = [(t, v) for t, v in pv if now - t <= window and math.isfinite(v)]
-    if len(recent) < 2 * EDGE_SAMPLES or now - recent[0][0] < 0.9 * window:
+    seen = recent(pv, now, window)
+    if len(seen) < 2 * EDGE_SAMPLES or now - seen[0][0] < 0.9 * window:
         return None  # not enough of the window seen yet
     ages, sizes = changes(setpoint, now, window + model.settle_s)
     if not sizes.size:
         return None
     before = np.maximum(ages - window, 0.0)
     expected = float(sizes @ (step(model, ages) - np.where(ages > window, step(model, before), 0.0)))
-    values = np.array([v for _, v in recent])
+    values = np.array([v for _, v in seen])
     noise = float(np.std(np.diff(values)) / math.sqrt(2.0))
     if abs(expected) < max(NOISE_FACTOR * noise, 1e-9):
         return None
