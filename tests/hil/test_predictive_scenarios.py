@@ -23,6 +23,7 @@ PREDICTIVE = {
     "X03_stuck_actuator_loop_not_responding_cstr": {"not_responding_on_record", "no_ai_move_after"},
     "X04_sensor_bias_drift_model_mismatch_cstr": {"mismatch_on_record", "nothing_written_after"},
     "X05_feed_disturbance_leaves_envelope_cstr": {"out_of_envelope_means_local", "envelope_guard_on_record"},
+    "X06_feed_composition_leaves_envelope_ricker": {"out_of_envelope_means_local", "envelope_exit_on_record"},
 }
 
 
