@@ -46,7 +46,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-Samples = Sequence[tuple[float, float]]  # (time, value), oldest first
+from otgate.core.series import Series
+
+Samples = Sequence[tuple[float, float]] | Series  # (time, value), oldest first
 GRID_POINTS = 40
 _INSTANT_S = 1e-6  # a time constant below this is a pure delayed gain
 _NEGLIGIBLE = 1e-9  # a response smaller than this (before the dead time, far below any unit) bounds nothing
@@ -133,14 +135,23 @@ def recent(samples: Samples, now: float, window_s: float) -> list[tuple[float, f
     return found
 
 
+def window(samples: Samples, now: float, window_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Times and values of the finite samples at most `window_s` old, oldest first, as arrays."""
+    if isinstance(samples, Series):
+        times, values = samples.since(now - window_s)
+    else:
+        kept = recent(samples, now, window_s)
+        times, values = np.array([t for t, _ in kept]), np.array([v for _, v in kept])
+    finite = np.isfinite(values)
+    return (times, values) if bool(finite.all()) else (times[finite], values[finite])
+
+
 def changes(samples: Samples, now: float, memory_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Ages (now - t) and sizes of the changes between consecutive samples within `memory_s`: every
     sample, or change points (each change with the sample before it), which give the same changes."""
-    kept = recent(samples, now, memory_s)
-    if len(kept) < 2:
+    times, values = window(samples, now, memory_s)
+    if times.size < 2:
         return np.zeros(0), np.zeros(0)
-    times = np.array([t for t, _ in kept])
-    values = np.array([v for _, v in kept])
     return now - times[1:], np.diff(values)
 
 
@@ -156,11 +167,10 @@ def measured_trend(
     """Least-squares slope of the recent samples and its standard error from the measured noise (None with
     fewer than three: no trend is known). The noise comes from consecutive differences, so a drift does
     not count as noise."""
-    kept = recent(samples, now, window_s)
-    if len(kept) < 3:
+    at, values = window(samples, now, window_s)
+    if at.size < 3:
         return None
-    times = np.array([t for t, _ in kept]) - now
-    values = np.array([v for _, v in kept])
+    times = at - now
     centred = times - times.mean()
     denominator = float(centred @ centred)
     if denominator == 0.0:
@@ -176,6 +186,26 @@ def residual_trend(explained: float, trend: tuple[float, float] | None) -> float
         return 0.0
     residual = trend[0] - explained
     return residual if abs(residual) > SIGNIFICANCE * trend[1] else 0.0
+
+
+def still_to_come(
+    model: StepModel, ages: NDArray[np.float64], sizes: NDArray[np.float64], times: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """sum_i size_i * (s(age_i + t) - s(age_i)): what past changes will still do at each future time.
+
+    A change past its dead time is on the exponential, where s(a + t) - s(a) = K e^(-(a - theta)/tau)
+    (1 - e^(-t/tau)) separates: those changes fold into one weight times one curve, so the cost is one
+    scalar per change plus one grid per change still inside its dead time."""
+    started = ages >= model.dead_time_s
+    total = np.zeros_like(times)
+    if np.any(started) and model.tau_s >= _INSTANT_S:
+        weight = float(sizes[started] @ np.exp(-(ages[started] - model.dead_time_s) / model.tau_s))
+        total += weight * model.gain * (1.0 - np.exp(-times / model.tau_s))
+    waiting = ~started
+    if np.any(waiting):
+        future = ages[waiting][:, None] + times[None, :]
+        total += sizes[waiting] @ (step(model, future) - step(model, ages[waiting])[:, None])
+    return total
 
 
 def forecast(
@@ -196,8 +226,7 @@ def forecast(
         for model in into:
             ages, sizes = changes(history.get(model.input, ()), now, model.settle_s)
             if sizes.size:
-                future = ages[:, None] + times[None, :]
-                prediction += sizes @ (step(model, future) - step(model, ages)[:, None])
+                prediction += still_to_come(model, ages, sizes, times)
                 explained += float(sizes @ slope(model, ages))
         tau_r = max((m.tau_s for m in into), default=0.0)
         trend = measured_trend(history.get(output, ()), now, trend_window_s(tau_r))

@@ -15,11 +15,11 @@ all they will do, and the measured outputs, the baseline of every forecast, alre
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Set
 
 from otgate.core.plant import Plant
 from otgate.core.prediction import Forecast, forecast, trend_window_s
+from otgate.core.series import Series
 
 
 class ProcessMemory:
@@ -35,7 +35,7 @@ class ProcessMemory:
         self.change_points = sources - outputs
         longest_trend = max((trend_window_s(m.tau_s) for m in plant.models), default=0.0)
         self.keep_s = max((m.settle_s for m in plant.models), default=0.0) + longest_trend
-        self.samples: dict[str, deque[tuple[float, float]]] = {name: deque() for name in sources}
+        self.samples: dict[str, Series] = {name: Series() for name in sources}
         self._last: dict[str, tuple[float, float]] = {}  # the last good sample of each change-point input
 
     def observe(self, values: Mapping[str, float], bad: Set[str], now: float) -> None:
@@ -46,20 +46,17 @@ class ProcessMemory:
                 if name in self.change_points:
                     self._observe_change(name, samples, (now, value))
                 else:
-                    samples.append((now, value))
-            while samples and now - samples[0][0] > self.keep_s:
-                samples.popleft()
+                    samples.append(now, value)
+            samples.drop_before(now - self.keep_s)
 
-    def _observe_change(
-        self, name: str, samples: deque[tuple[float, float]], sample: tuple[float, float]
-    ) -> None:
+    def _observe_change(self, name: str, samples: Series, sample: tuple[float, float]) -> None:
         last = self._last.get(name)
         self._last[name] = sample
         if last is not None and sample[1] == last[1]:
             return  # no change: the stored pair already says where the value stands
         if last is not None and (not samples or samples[-1] != last):
-            samples.append(last)
-        samples.append(sample)
+            samples.append(*last)
+        samples.append(*sample)
 
     def forecast(self, values: Mapping[str, float], bad: Set[str], now: float) -> Forecast | None:
         """The free prediction of every enveloped variable read well this scan; None for a plant without
