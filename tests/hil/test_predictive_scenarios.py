@@ -33,7 +33,15 @@ def without_prediction(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"overrides": overrides})
 
 
-@pytest.mark.parametrize("name", sorted(PREDICTIVE))
+# The Ricker pressure takes 44 simulated minutes to leave its envelope: the run, twice, needs more than the
+# default budget on a loaded machine.
+SLOW = {"X06_feed_composition_leaves_envelope_ricker"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=[pytest.mark.timeout(300)] if n in SLOW else []) for n in sorted(PREDICTIVE)],
+)
 @pytest.mark.requirement("R-15", "R-54")
 async def test_predictive_scenario_on_passes_and_off_fails_its_expectations(name: str):
     scenario = load_scenario(LIBRARY / f"{name}.yaml")
