@@ -35,10 +35,11 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 # 24 simulated hours of normal operation per plant: no anomaly may fire (the suite runs one hour); and the
-# Ricker models re-identified from their full bump tests (the suite re-identifies one).
+# Ricker models re-identified from their full bump tests (the suite re-identifies one), and the long
+# predictive scenarios (hil/scenarios/long).
 soak: $(STAMP)
 	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/e2e/test_normal_operation.py
-	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/cli/test_identify.py -k ricker
+	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/cli/test_identify.py tests/hil/test_predictive_scenarios.py -k "ricker or long"
 
 # Long property-based fuzz run (schemathesis on both APIs, the gateway state machines); the suite runs a few.
 fuzz: $(STAMP)
