@@ -34,11 +34,15 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# 24 simulated hours of normal operation per plant: no anomaly may fire (the suite runs one hour); and the
-# gateway SIGKILLed at 20 random points of a busy run (the suite kills it 5 times).
+# 24 simulated hours of normal operation per plant: no anomaly may fire (the suite runs one hour); the
+# gateway SIGKILLed at 20 random points of a busy run (the suite kills it 5 times); the Ricker models
+# re-identified from their full bump tests (the suite re-identifies one); and the scenarios of many
+# simulated hours (hil/scenarios/long: the stuck purge valve, earned autonomy at the policy's own pace).
 soak: $(STAMP)
 	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/e2e/test_normal_operation.py
 	OTGATE_CRASH_KILLS=20 $(BIN)/pytest -q tests/cli/test_crash_safety.py
+	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/cli/test_identify.py tests/hil/test_predictive_scenarios.py -k "ricker or long"
+	$(BIN)/otgate hil run hil/scenarios/long/AU05_earned_autonomy_over_forty_hours_tank.yaml
 
 # Long property-based fuzz run (schemathesis on both APIs, the gateway state machines); the suite runs a few.
 fuzz: $(STAMP)

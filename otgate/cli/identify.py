@@ -21,8 +21,9 @@ from otgate.core.config import PlantConfig
 from otgate.core.identification import Fit, fit_fopdt
 
 SETTLE_S = 600.0  # let the simulated plant come to rest before the bump
-RECORD_S = 1800.0
+RECORD_S = 1800.0  # enough for the CSTR; slow plants need hours (--record)
 REST_S = 60.0
+FIT_POINTS = 1800  # a longer record is fitted on a coarser grid: the fit's cost grows with the points squared
 BUMP_SHARE = 0.05  # of the setpoint's hard-limit span, unless --bump says otherwise
 
 
@@ -46,9 +47,18 @@ def pairs_of(config: PlantConfig) -> list[Pair]:
     ]
 
 
-def bump_test(config: PlantConfig, plant: str, pair: Pair, bump: float | None, seed: int) -> Fit:
+@dataclass(frozen=True)
+class Lengths:
+    settle_s: float = SETTLE_S
+    record_s: float = RECORD_S
+
+
+def bump_test(
+    config: PlantConfig, plant: str, pair: Pair, bump: float | None, seed: int, lengths: Lengths = Lengths()
+) -> Fit:
     """Bump the input's loop on a fresh simulation (its local setpoint, the loop in AUTO as the PLC runs
-    it) and fit the output's response."""
+    it) and fit the output's response. The record must cover the response: a time constant of a third of
+    it at most, a dead time of a twenty-fourth (at least 120 s)."""
     from otgate_simulator.simulation import Simulation  # the simulator is only needed for --sim
 
     loop_name = next((n for n, loop in config.loops.items() if loop.sp == pair.input), None)
@@ -58,7 +68,7 @@ def bump_test(config: PlantConfig, plant: str, pair: Pair, bump: float | None, s
     rules = config.tags[pair.input].setpoint
     size = bump if bump is not None else BUMP_SHARE * (rules.limits.hi - rules.limits.lo) if rules else 1.0
     sim = Simulation(plant, seed=seed, config=config)
-    sim.run(SETTLE_S)
+    sim.run(lengths.settle_s)
     start = sim.read_tag(loop.working_sp)
     target = min(rules.limits.hi, start + size) if rules else start + size
     u, y = [], []
@@ -67,12 +77,19 @@ def bump_test(config: PlantConfig, plant: str, pair: Pair, bump: float | None, s
         u.append(start)
         y.append(sim.read_tag(pair.output))
     sim.set_local_setpoint(loop_name, target)
-    for _ in range(int(RECORD_S / sim.dt_s)):
+    for _ in range(int(lengths.record_s / sim.dt_s)):
         sim.tick()
         # The input as the gateway sees it: the working setpoint (after the PLC's own ramp and clamps).
         u.append(sim.read_tag(loop.working_sp))
         y.append(sim.read_tag(pair.output))
-    return fit_fopdt(np.array(u), np.array(y), sim.dt_s, max_dead_time_s=120.0, max_tau_s=RECORD_S / 3)
+    every = max(1, round(len(u) / FIT_POINTS))
+    return fit_fopdt(
+        np.array(u[::every]),
+        np.array(y[::every]),
+        sim.dt_s * every,
+        max_dead_time_s=max(120.0, lengths.record_s / 24),
+        max_tau_s=lengths.record_s / 3,
+    )
 
 
 def csv_fit(path: Path, pair: Pair) -> Fit:
@@ -115,7 +132,9 @@ def cmd_identify(args: argparse.Namespace) -> int:
             fit = (
                 csv_fit(args.csv, pair)
                 if args.csv
-                else bump_test(config, config.plant, pair, args.bump, args.seed)
+                else bump_test(
+                    config, config.plant, pair, args.bump, args.seed, Lengths(args.settle, args.record)
+                )
             )
         except ValueError as error:
             print(f"otgate identify: {pair.input} -> {pair.output}: {error}", file=sys.stderr)
@@ -145,7 +164,10 @@ def add_identify_command(commands: Any) -> None:
             "CSV (--csv: a time_s column and one column per tag). Prints each fit with its error and writes a\n"
             "models: section to merge into the plant config."
         ),
-        epilog="example:\n  otgate identify --config plant_configs/cstr.yaml --sim",
+        epilog=(
+            "examples:\n  otgate identify --config plant_configs/cstr.yaml --sim\n"
+            "  otgate identify --config plant_configs/ricker.yaml --sim --settle 3600 --record 14400"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     identify.add_argument("--config", type=Path, required=True, help="the plant config whose models to fit")
@@ -159,6 +181,15 @@ def add_identify_command(commands: Any) -> None:
         "--bump", type=float, default=None, help="--sim bump size (default: 5 %% of the setpoint's limits)"
     )
     identify.add_argument("--seed", type=int, default=1, help="--sim noise seed (default 1)")
+    identify.add_argument(
+        "--settle", type=float, default=SETTLE_S, help="--sim rest before the bump, s (default 600)"
+    )
+    identify.add_argument(
+        "--record",
+        type=float,
+        default=RECORD_S,
+        help="--sim record after the bump, s (default 1800; hours for slow plants)",
+    )
     identify.add_argument(
         "--out", type=Path, default=None, help="write the models section here (default: stdout)"
     )

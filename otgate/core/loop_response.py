@@ -18,7 +18,7 @@ import numpy as np
 
 from otgate.core.monitors import Anomaly, AnomalyCode
 from otgate.core.plant import Plant
-from otgate.core.prediction import Samples, StepModel, changes, step
+from otgate.core.prediction import Samples, StepModel, changes, step, window
 
 FOLLOW_SHARE = 0.25  # the PV must make at least this share of the change its model expects (an unmeasured
 # disturbance working against a move can take half of it; a stuck actuator leaves next to nothing)
@@ -46,16 +46,15 @@ def window_s(model: StepModel) -> float:
 
 
 def _judge(model: StepModel, setpoint: Samples, pv: Samples, now: float) -> str | None:
-    window = window_s(model)
-    recent = [(t, v) for t, v in pv if now - t <= window and math.isfinite(v)]
-    if len(recent) < 2 * EDGE_SAMPLES or now - recent[0][0] < 0.9 * window:
+    span = window_s(model)
+    times, values = window(pv, now, span)
+    if times.size < 2 * EDGE_SAMPLES or now - times[0] < 0.9 * span:
         return None  # not enough of the window seen yet
-    ages, sizes = changes(setpoint, now, window + model.settle_s)
+    ages, sizes = changes(setpoint, now, span + model.settle_s)
     if not sizes.size:
         return None
-    before = np.maximum(ages - window, 0.0)
-    expected = float(sizes @ (step(model, ages) - np.where(ages > window, step(model, before), 0.0)))
-    values = np.array([v for _, v in recent])
+    before = np.maximum(ages - span, 0.0)
+    expected = float(sizes @ (step(model, ages) - np.where(ages > span, step(model, before), 0.0)))
     noise = float(np.std(np.diff(values)) / math.sqrt(2.0))
     if abs(expected) < max(NOISE_FACTOR * noise, 1e-9):
         return None
@@ -63,6 +62,6 @@ def _judge(model: StepModel, setpoint: Samples, pv: Samples, now: float) -> str 
     if made / expected >= FOLLOW_SHARE:
         return None
     return (
-        f"PV moved {made:+.3g} in {window:.0f} s where its model expects {expected:+.3g} after the "
+        f"PV moved {made:+.3g} in {span:.0f} s where its model expects {expected:+.3g} after the "
         f"setpoint moves (stuck or saturated actuator, or the loop is not in control)"
     )

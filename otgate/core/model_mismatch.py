@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otgate.core.monitors import Anomaly, AnomalyCode
-from otgate.core.prediction import Samples, StepModel, changes, step
+from otgate.core.prediction import Samples, StepModel, changes, step, window
 
 NOISE_FACTOR = 4.0  # standard deviations of the edge-mean difference: a miss below this is noise
 GAIN_TOLERANCE = 0.5  # share of the explained change a linear model may be off by (nonlinearity, timing)
@@ -78,10 +78,10 @@ def prediction_error(
     into: Sequence[StepModel], samples: Mapping[str, Samples], output: str, window_s: float, now: float
 ) -> PredictionError | None:
     """The output's prediction error over the window ending now (None until a full window is seen)."""
-    recent = [(t, v) for t, v in samples.get(output, ()) if now - t <= window_s and math.isfinite(v)]
-    if window_s <= 0 or len(recent) < 2 * EDGE_SAMPLES or now - recent[0][0] < 0.9 * window_s:
+    times, values = window(samples.get(output, ()), now, window_s)
+    if window_s <= 0 or times.size < 2 * EDGE_SAMPLES or now - times[0] < 0.9 * window_s:
         return None
-    start = recent[0][0]
+    start = float(times[0])
     explained = 0.0
     for model in into:
         ages, sizes = changes(samples.get(model.input, ()), now, now - start + model.settle_s)
@@ -90,7 +90,6 @@ def prediction_error(
             # from when they were made).
             at_start = np.maximum(ages - (now - start), 0.0)
             explained += float(sizes @ (step(model, ages) - step(model, at_start)))
-    values = np.array([v for _, v in recent])
     made = float(values[-EDGE_SAMPLES:].mean() - values[:EDGE_SAMPLES].mean())
     sigma = float(np.std(np.diff(values)) / math.sqrt(2.0))
     band = NOISE_FACTOR * sigma * math.sqrt(2.0 / EDGE_SAMPLES) + GAIN_TOLERANCE * abs(explained)
@@ -99,7 +98,7 @@ def prediction_error(
 
 def noise_sigma(samples: Samples, now: float, window_s: float) -> float:
     """The sample noise of a measurement over the window (from consecutive differences; 0 when unknown)."""
-    values = np.array([v for t, v in samples if now - t <= window_s and math.isfinite(v)])
+    _, values = window(samples, now, window_s)
     return float(np.std(np.diff(values)) / math.sqrt(2.0)) if values.size >= 3 else 0.0
 
 

@@ -18,7 +18,14 @@ By superposition, the prediction of an output y over a horizon is
 
 where the residual trend r is the output's measured slope minus the slope the model explains from the
 recent changes, decaying with the output's slowest time constant tau_r (an unexplained drift is neither
-ignored nor extrapolated forever). Everything but the last term is the *base* prediction, computed once per
+ignored nor extrapolated forever). The slope is fitted over a window that grows with tau_r (`trend_window_s`)
+and counted only when it stands clear of what the measured noise alone would give (`SIGNIFICANCE` standard
+errors): extrapolated over tau_r, the slope's noise is multiplied by tau_r, and on a plant with time
+constants of half an hour a 30 s slope of a 1 kPa-noise transmitter would forecast +-100 kPa of nothing.
+
+Inputs are remembered as change points (`process_memory`): a setpoint is piecewise constant, so its
+history is the few instants it moved, each with the sample before it; the sums above then cost one term
+per change, not one per sample of a model's settling time. Everything but the last term is the *base* prediction, computed once per
 scan (`forecast`); the proposed move enters linearly, so the admissible moves form one interval per output,
 and their intersection is the admissible interval (`admissible_move`).
 
@@ -39,11 +46,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-Samples = Sequence[tuple[float, float]]  # (time, value), oldest first
+from otgate.core.series import Series
+
+Samples = Sequence[tuple[float, float]] | Series  # (time, value), oldest first
 GRID_POINTS = 40
 _INSTANT_S = 1e-6  # a time constant below this is a pure delayed gain
 _NEGLIGIBLE = 1e-9  # a response smaller than this (before the dead time, far below any unit) bounds nothing
-TREND_WINDOW_S = 30.0
+TREND_WINDOW_S = 30.0  # the shortest window the trend is fitted over
+TREND_WINDOW_SHARE = 0.125  # of the output's slowest time constant: the window of slow outputs
+SIGNIFICANCE = 3.0  # standard errors the residual slope must exceed to be extrapolated
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,26 +122,90 @@ def horizon_s(models: Sequence[StepModel], configured: float | None = None) -> f
     return max((m.dead_time_s + 4.0 * m.tau_s for m in models), default=0.0)
 
 
+def recent(samples: Samples, now: float, window_s: float) -> list[tuple[float, float]]:
+    """The finite samples at most `window_s` old, oldest first; read from the newest end, so the cost is
+    that of the window, not of everything kept."""
+    found = []
+    for t, v in reversed(samples):
+        if now - t > window_s:
+            break
+        if math.isfinite(v):
+            found.append((t, v))
+    found.reverse()
+    return found
+
+
+def window(samples: Samples, now: float, window_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Times and values of the finite samples at most `window_s` old, oldest first, as arrays."""
+    if isinstance(samples, Series):
+        times, values = samples.since(now - window_s)
+    else:
+        kept = recent(samples, now, window_s)
+        times, values = np.array([t for t, _ in kept]), np.array([v for _, v in kept])
+    finite = np.isfinite(values)
+    return (times, values) if bool(finite.all()) else (times[finite], values[finite])
+
+
 def changes(samples: Samples, now: float, memory_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Ages (now - t) and sizes of the changes between consecutive samples within `memory_s`."""
-    recent = [(t, v) for t, v in samples if now - t <= memory_s and math.isfinite(v)]
-    if len(recent) < 2:
+    """Ages (now - t) and sizes of the changes between consecutive samples within `memory_s`: every
+    sample, or change points (each change with the sample before it), which give the same changes."""
+    times, values = window(samples, now, memory_s)
+    if times.size < 2:
         return np.zeros(0), np.zeros(0)
-    times = np.array([t for t, _ in recent])
-    values = np.array([v for _, v in recent])
     return now - times[1:], np.diff(values)
 
 
-def measured_slope(samples: Samples, now: float, window_s: float = TREND_WINDOW_S) -> float | None:
-    """Least-squares slope of the recent samples (None with fewer than three: no trend is known)."""
-    recent = [(t, v) for t, v in samples if now - t <= window_s and math.isfinite(v)]
-    if len(recent) < 3:
+def trend_window_s(tau_s: float) -> float:
+    """How far back the trend of an output with slowest time constant `tau_s` is fitted: long enough that
+    the noise extrapolated over tau_s stays small, short against tau_s so a new drift shows soon."""
+    return max(TREND_WINDOW_S, TREND_WINDOW_SHARE * tau_s)
+
+
+def measured_trend(
+    samples: Samples, now: float, window_s: float = TREND_WINDOW_S
+) -> tuple[float, float] | None:
+    """Least-squares slope of the recent samples and its standard error from the measured noise (None with
+    fewer than three: no trend is known). The noise comes from consecutive differences, so a drift does
+    not count as noise."""
+    at, values = window(samples, now, window_s)
+    if at.size < 3:
         return None
-    times = np.array([t for t, _ in recent]) - now
-    values = np.array([v for _, v in recent])
+    times = at - now
     centred = times - times.mean()
     denominator = float(centred @ centred)
-    return 0.0 if denominator == 0.0 else float(centred @ (values - values.mean()) / denominator)
+    if denominator == 0.0:
+        return 0.0, 0.0
+    sigma = float(np.std(np.diff(values))) / math.sqrt(2.0)
+    return float(centred @ (values - values.mean()) / denominator), sigma / math.sqrt(denominator)
+
+
+def residual_trend(explained: float, trend: tuple[float, float] | None) -> float:
+    """The slope the models do not explain, or 0 where it is within `SIGNIFICANCE` standard errors of
+    nothing: noise must not be extrapolated over a time constant."""
+    if trend is None:
+        return 0.0
+    residual = trend[0] - explained
+    return residual if abs(residual) > SIGNIFICANCE * trend[1] else 0.0
+
+
+def still_to_come(
+    model: StepModel, ages: NDArray[np.float64], sizes: NDArray[np.float64], times: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """sum_i size_i * (s(age_i + t) - s(age_i)): what past changes will still do at each future time.
+
+    A change past its dead time is on the exponential, where s(a + t) - s(a) = K e^(-(a - theta)/tau)
+    (1 - e^(-t/tau)) separates: those changes fold into one weight times one curve, so the cost is one
+    scalar per change plus one grid per change still inside its dead time."""
+    started = ages >= model.dead_time_s
+    total = np.zeros_like(times)
+    if np.any(started) and model.tau_s >= _INSTANT_S:
+        weight = float(sizes[started] @ np.exp(-(ages[started] - model.dead_time_s) / model.tau_s))
+        total += weight * model.gain * (1.0 - np.exp(-times / model.tau_s))
+    waiting = ~started
+    if np.any(waiting):
+        future = ages[waiting][:, None] + times[None, :]
+        total += sizes[waiting] @ (step(model, future) - step(model, ages[waiting])[:, None])
+    return total
 
 
 def forecast(
@@ -151,12 +226,11 @@ def forecast(
         for model in into:
             ages, sizes = changes(history.get(model.input, ()), now, model.settle_s)
             if sizes.size:
-                future = ages[:, None] + times[None, :]
-                prediction += sizes @ (step(model, future) - step(model, ages)[:, None])
+                prediction += still_to_come(model, ages, sizes, times)
                 explained += float(sizes @ slope(model, ages))
         tau_r = max((m.tau_s for m in into), default=0.0)
-        measured = measured_slope(history.get(output, ()), now)
-        residual = 0.0 if measured is None else measured - explained
+        trend = measured_trend(history.get(output, ()), now, trend_window_s(tau_r))
+        residual = residual_trend(explained, trend)
         if tau_r >= _INSTANT_S and residual:
             prediction += residual * tau_r * (1.0 - np.exp(-times / tau_r))
         base[output] = prediction

@@ -1,40 +1,62 @@
-"""Recent samples of every variable the process models use, and this scan's forecast from them.
+"""Recent history of every variable the process models use, and this scan's forecast from it.
 
 A setpoint input is remembered through its loop's working setpoint (what the PLC actually uses, after its
 clamps and ramps, whoever moved it: any engine, an operator, the PLC's own local control); a measured
-disturbance and every constrained output through their own values. Samples are kept for as long as a model
-can still use them (the slowest model's settling time plus the trend window).
+disturbance and every constrained output through their own values.
+
+Model outputs keep every sample (their trend and noise are measured from them). Inputs that are not also
+outputs keep change points: a sample is stored only when the value differs from the last one stored, together
+with the sample just before it, so consecutive stored samples give exactly the changes that every sample
+would (`prediction.changes`) at a cost of one pair per change. A setpoint is piecewise constant: on a slow
+plant whose models settle over hours this is a handful of pairs instead of one sample per scan for hours.
+Changes older than the slowest model's settling time (plus the trend window) are dropped: they have done
+all they will do, and the measured outputs, the baseline of every forecast, already include them.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Set
 
 from otgate.core.plant import Plant
-from otgate.core.prediction import TREND_WINDOW_S, Forecast, forecast
+from otgate.core.prediction import Forecast, forecast, trend_window_s
+from otgate.core.series import Series
 
 
 class ProcessMemory:
     def __init__(self, plant: Plant) -> None:
         self.plant = plant
-        sources = {m.input for m in plant.models} | {m.output for m in plant.models}
+        outputs = {m.output for m in plant.models}
+        sources = {m.input for m in plant.models} | outputs
         # model tag -> the tag whose reading stands for it
         self.read_as = {
             name: plant.loop_by_setpoint[name][1].working_sp if name in plant.loop_by_setpoint else name
             for name in sources
         }
-        self.keep_s = max((m.settle_s for m in plant.models), default=0.0) + TREND_WINDOW_S
-        self.samples: dict[str, deque[tuple[float, float]]] = {name: deque() for name in sources}
+        self.change_points = sources - outputs
+        longest_trend = max((trend_window_s(m.tau_s) for m in plant.models), default=0.0)
+        self.keep_s = max((m.settle_s for m in plant.models), default=0.0) + longest_trend
+        self.samples: dict[str, Series] = {name: Series() for name in sources}
+        self._last: dict[str, tuple[float, float]] = {}  # the last good sample of each change-point input
 
     def observe(self, values: Mapping[str, float], bad: Set[str], now: float) -> None:
         for name, source in self.read_as.items():
             value = values.get(source)
             samples = self.samples[name]
             if value is not None and source not in bad:
-                samples.append((now, value))
-            while samples and now - samples[0][0] > self.keep_s:
-                samples.popleft()
+                if name in self.change_points:
+                    self._observe_change(name, samples, (now, value))
+                else:
+                    samples.append(now, value)
+            samples.drop_before(now - self.keep_s)
+
+    def _observe_change(self, name: str, samples: Series, sample: tuple[float, float]) -> None:
+        last = self._last.get(name)
+        self._last[name] = sample
+        if last is not None and sample[1] == last[1]:
+            return  # no change: the stored pair already says where the value stands
+        if last is not None and (not samples or samples[-1] != last):
+            samples.append(*last)
+        samples.append(*sample)
 
     def forecast(self, values: Mapping[str, float], bad: Set[str], now: float) -> Forecast | None:
         """The free prediction of every enveloped variable read well this scan; None for a plant without

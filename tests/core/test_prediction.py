@@ -10,11 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from otgate.core.prediction import (
+    TREND_WINDOW_S,
     Bound,
     StepModel,
     admissible_move,
+    changes,
     forecast,
     step,
+    trend_window_s,
     worst_excursion,
 )
 
@@ -120,3 +123,39 @@ def test_moves_inside_admissible_never_push_the_prediction_out(
         if math.isfinite(outside):  # and just outside, some point breaks it: the interval is tight
             predicted = base + outside * g
             assert np.any(predicted > ceiling + 1e-9) or np.any(predicted < floor - 1e-9)
+
+
+# A slow plant's model (the Ricker production rate into reactor pressure): half-hour time constant.
+SLOW = StepModel("FIC-204.RSP", "PT-201", gain=10.0, tau_s=2000.0, dead_time_s=400.0)
+
+
+def test_noise_on_a_slow_output_is_not_extrapolated_as_a_trend():
+    noise = np.random.default_rng(7).normal(0.0, 1.0, 600)
+    history = {"PT-201": [(400.0 + k, 2700.0 + float(noise[k])) for k in range(600)]}
+    fc = forecast([SLOW], {"PT-201": 2700.0}, history, now=999.0, horizon=8400.0)
+    # A 30 s slope of 1 kPa noise, extrapolated over 2000 s, would move this by tens of kPa.
+    assert np.abs(fc.base["PT-201"] - 2700.0).max() < 3.0
+
+
+def test_significant_drift_on_a_slow_output_is_extrapolated_with_its_decay():
+    noise = np.random.default_rng(8).normal(0.0, 1.0, 600)
+    history = {"PT-201": [(400.0 + k, 2700.0 + 0.05 * k + float(noise[k])) for k in range(600)]}
+    fc = forecast([SLOW], {"PT-201": 2730.0}, history, now=999.0, horizon=8400.0)
+    # 0.05 kPa/s decaying with 2000 s: 100 kPa in the end, 0.05 * 2000 * (1 - exp(-4.2)) at the horizon.
+    assert fc.base["PT-201"][-1] - 2730.0 == pytest.approx(0.05 * 2000.0 * (1 - math.exp(-4.2)), rel=0.1)
+
+
+def test_trend_window_grows_with_the_time_constant():
+    assert trend_window_s(7.0) == TREND_WINDOW_S
+    assert trend_window_s(2000.0) == pytest.approx(250.0)
+
+
+def test_changes_of_change_points_equal_those_of_every_sample():
+    every = [(float(t), 100.0 if t < 50 else 102.0 if t < 80 else 101.0) for t in range(200)]
+    points = [(49.0, 100.0), (50.0, 102.0), (79.0, 102.0), (80.0, 101.0)]
+    for memory_s in (500.0, 149.0, 125.0):
+        ages_every, sizes_every = changes(every, 199.0, memory_s)
+        ages_points, sizes_points = changes(points, 199.0, memory_s)
+        # Zero changes (between the two samples of a hold) move nothing in any sum.
+        assert ages_points[sizes_points != 0].tolist() == ages_every[sizes_every != 0].tolist()
+        assert sizes_points[sizes_points != 0].tolist() == sizes_every[sizes_every != 0].tolist()

@@ -6,6 +6,7 @@ nothing about it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,15 @@ PREDICTIVE = {
     "X03_stuck_actuator_loop_not_responding_cstr": {"not_responding_on_record", "no_ai_move_after"},
     "X04_sensor_bias_drift_model_mismatch_cstr": {"mismatch_on_record", "nothing_written_after"},
     "X05_feed_disturbance_leaves_envelope_cstr": {"out_of_envelope_means_local", "envelope_guard_on_record"},
+    "X06_feed_composition_leaves_envelope_ricker": {"out_of_envelope_means_local", "envelope_exit_on_record"},
 }
+
+
+# Scenarios of many simulated hours (hil/scenarios/long, outside the library the suite runs): `make soak`.
+LONG = {
+    "X07_stuck_purge_valve_loop_not_responding_ricker": {"not_responding_on_record", "no_ai_move_after"},
+}
+SOAK = float(os.environ.get("OTGATE_SOAK_HOURS", "1")) >= 24
 
 
 def without_prediction(scenario: Scenario) -> Scenario:
@@ -32,7 +41,15 @@ def without_prediction(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"overrides": overrides})
 
 
-@pytest.mark.parametrize("name", sorted(PREDICTIVE))
+# The Ricker pressure takes 44 simulated minutes to leave its envelope: the run, twice, needs more than the
+# default budget on a loaded machine.
+SLOW = {"X06_feed_composition_leaves_envelope_ricker"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=[pytest.mark.timeout(300)] if n in SLOW else []) for n in sorted(PREDICTIVE)],
+)
 @pytest.mark.requirement("R-15", "R-54")
 async def test_predictive_scenario_on_passes_and_off_fails_its_expectations(name: str):
     scenario = load_scenario(LIBRARY / f"{name}.yaml")
@@ -43,6 +60,19 @@ async def test_predictive_scenario_on_passes_and_off_fails_its_expectations(name
     assert failed & PREDICTIVE[name], (
         f"{name} holds without the predictive layer: {failed or 'nothing'} failed"
     )
+
+
+@pytest.mark.skipif(not SOAK, reason="12.5 simulated hours, minutes of wall time: make soak")
+@pytest.mark.parametrize("name", sorted(LONG))
+@pytest.mark.timeout(1800)
+@pytest.mark.requirement("R-15", "R-54")
+async def test_long_predictive_scenario_on_passes_and_off_fails_its_expectations(name: str):
+    scenario = load_scenario(LIBRARY / "long" / f"{name}.yaml")
+    on = judge(await run_scenario(scenario))
+    assert [f"{o.id}: {o.message}" for o in on if not o.passed] == []
+    off = judge(await run_scenario(without_prediction(scenario)))
+    failed = {o.id for o in off if not o.passed}
+    assert failed & LONG[name], f"{name} holds without the predictive layer: {failed or 'nothing'} failed"
 
 
 def test_predictive_switch_off_deletes_models_and_envelope():

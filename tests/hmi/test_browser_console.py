@@ -197,8 +197,8 @@ async def test_every_control_has_a_label_and_text_contrast_is_wcag_aa(page: Page
     assert len(await page.evaluate(UNLABELLED)) == 1
 
 
-# The band's data comes from the gateway's process models (`loops[].prediction`, added on the prediction
-# branch); ricker ships no models, so the test hands the chart one entry of that documented shape.
+# The band's data comes from the gateway's process models (`loops[].prediction`); the test hands the chart
+# one entry of that documented shape, so what it draws does not depend on the live forecast.
 PIXEL = """([dx, value]) => { const u = document.querySelector('[data-chart="AIC-201"]').uplot;
   const t = u.data[0][u.data[0].length - 1];
   const x = Math.round(u.valToPos(t + dx, "x", true)), y = Math.round(u.valToPos(value, "y", true));
@@ -212,7 +212,7 @@ async def test_trend_draws_the_predicted_band_into_the_future_when_the_state_has
         """n => { const u = n.uplot; const t = u.data[0][u.data[0].length - 1];
         const band = {at: t, horizon_s: 120, t_s: [0, 60, 120], expected: [47, 47, 47],
                       band_lo: [46, 45, 44], band_hi: [48, 49, 50]};
-        // Held against the live state, which carries an empty prediction list for this model-less plant.
+        // Held against the live state's own prediction list.
         Object.defineProperty(u, "prediction", {get: () => band, set: () => {}, configurable: true});
         u.setScale("x", {min: t - 600, max: t + 120}); }"""
     )
