@@ -29,8 +29,10 @@ typecheck: $(STAMP) typecheck-links
 	$(BIN)/mypy --strict otgate
 	$(BIN)/mypy --strict -p otgate_hil
 
+# Two workers, a test file each: module-scoped plants and browsers stay in one process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

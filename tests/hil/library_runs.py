@@ -10,9 +10,10 @@ from pathlib import Path
 
 from otgate_hil.record import RunRecord
 from otgate_hil.runner import run_scenario
-from otgate_hil.scenario import load_scenario
+from otgate_hil.scenario import load_scenario, scenario_paths
 
 LIBRARY = Path(__file__).resolve().parents[2] / "hil" / "scenarios"
+FILES = scenario_paths([LIBRARY])
 _runs: dict[Path, RunRecord] = {}
 
 

@@ -14,10 +14,8 @@ import pytest
 from otgate_hil.assertions import judge
 from otgate_hil.coverage import coverage, load_hazards
 from otgate_hil.runner import run_scenario
-from otgate_hil.scenario import load_scenario, scenario_paths
-from tests.hil.library_runs import LIBRARY, otgate_run
-
-FILES = scenario_paths([LIBRARY])
+from otgate_hil.scenario import load_scenario
+from tests.hil.library_runs import FILES, LIBRARY, otgate_run
 
 
 def test_library_has_at_least_forty_five_scenarios_over_three_plants_and_three_groups():
@@ -37,6 +35,7 @@ def test_every_library_scenario_names_known_hazards_and_every_hazard_is_covered(
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 @pytest.mark.requirement("R-54")
+@pytest.mark.timeout(180)  # the longest run takes ~35 s alone, several times that beside other work
 async def test_scenario_passes_against_otgate(path: Path):
     record = await otgate_run(path)
     failed = [f"{o.id}: {o.message}" for o in judge(record) if not o.passed]

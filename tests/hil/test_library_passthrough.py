@@ -11,14 +11,13 @@ import pytest
 
 from otgate_hil.assertions import judge
 from otgate_hil.runner import run_scenario
-from otgate_hil.scenario import load_scenario, scenario_paths
-from tests.hil.library_runs import LIBRARY
-
-FILES = scenario_paths([LIBRARY])
+from otgate_hil.scenario import load_scenario
+from tests.hil.library_runs import FILES
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 @pytest.mark.requirement("R-54")
+@pytest.mark.timeout(180)  # the longest run takes ~35 s alone, several times that beside other work
 async def test_scenario_fails_against_passthrough_gateway(path: Path):
     record = await run_scenario(load_scenario(path), subject="passthrough")
     outcomes = judge(record)
