@@ -44,7 +44,7 @@ soak: $(STAMP)
 	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/e2e/test_normal_operation.py
 	OTGATE_CRASH_KILLS=20 $(BIN)/pytest -q tests/cli/test_crash_safety.py
 	OTGATE_SOAK_HOURS=24 $(BIN)/pytest -q tests/cli/test_identify.py tests/hil/test_predictive_scenarios.py -k "ricker or long"
-	$(BIN)/otgate hil run hil/scenarios/long/AU05_earned_autonomy_over_forty_hours_tank.yaml
+	$(BIN)/otgate hil run hil/scenarios/long/AU05_earned_autonomy_over_two_days_tank.yaml
 
 # Long property-based fuzz run (schemathesis on both APIs, the gateway state machines); the suite runs a few.
 fuzz: $(STAMP)

@@ -37,7 +37,8 @@ from typing import Any
 from benchmarks.figure import Figure, figure
 from otgate.audit.store import AUDIT_FILE, AuditStore
 from otgate.audit.writer import AuditWriter
-from otgate.core.audit_chain import AuditEntry, AuditKind, canonical_json
+from otgate.core.audit_chain import AuditEntry, AuditKind
+from otgate.core.canonical_json import canonical_json
 
 KEY = b"benchmark key, 32 bytes or more...."
 _INSERT = "INSERT INTO audit (seq, at, kind, actor, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"

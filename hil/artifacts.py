@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from otgate.core.audit_chain import canonical_json
+from otgate.core.canonical_json import canonical_json
 from otgate_hil.record import RunRecord
 
 

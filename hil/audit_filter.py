@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from otgate.core.audit_chain import AuditRecord, canonical_json
+from otgate.core.audit_chain import AuditRecord
+from otgate.core.canonical_json import canonical_json
 from otgate_hil.assertion_spec import AuditFilter
 
 _MISSING = object()

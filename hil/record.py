@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otgate.audit.store import AuditStore
-from otgate.core.audit_chain import AuditRecord, canonical_json
+from otgate.core.audit_chain import AuditRecord
+from otgate.core.canonical_json import canonical_json
 from otgate_hil.scenario import Scenario
 from otgate_simulator.frame_faults import Delivery
 from otgate_simulator.simulation import WriteRecord

@@ -25,7 +25,8 @@ from typing import Any
 from otgate.assurance.selftest import FAIL, Selftest, StepResult, default_plan
 from otgate.audit.store import AUDIT_KEY_ENV, AuditStore, AuditStoreError, audit_key_from_env
 from otgate.config.loader import ConfigError, load_config_file
-from otgate.core.audit_chain import AuditKind, canonical_json
+from otgate.core.audit_chain import AuditKind
+from otgate.core.canonical_json import canonical_json
 from otgate.core.config import PlantConfig, Protocol, Role
 from otgate.field.link import FieldLink
 

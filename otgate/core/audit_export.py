@@ -30,7 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from otgate.core.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, has_valid_hash
+from otgate.core.audit_chain import GENESIS_HASH, AuditRecord, has_valid_hash
+from otgate.core.canonical_json import canonical_json
 
 SYSLOG_PRI = 13 * 8 + 5
 SD_ID = "otgate@32473"

@@ -20,7 +20,7 @@ import pytest
 from otgate.audit.store import AUDIT_KEY_ENV, AuditStore
 from otgate.cli import build_parser, main
 from otgate.cli.selftest import selftest_main
-from otgate.core.audit_chain import canonical_json
+from otgate.core.canonical_json import canonical_json
 from otgate_simulator.faults import WatchdogBroken
 from otgate_simulator.runtime import SimRuntime
 from otgate_simulator.simulation import Simulation

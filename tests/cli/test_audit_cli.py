@@ -11,15 +11,8 @@ import pytest
 
 from otgate.audit.store import AUDIT_KEY_ENV, AuditStore, audit_path
 from otgate.cli.audit import add_audit_commands
-from otgate.core.audit_chain import (
-    AuditEntry,
-    AuditKind,
-    AuditRecord,
-    canonical_bytes,
-    canonical_json,
-    compute_hash,
-    verify,
-)
+from otgate.core.audit_chain import AuditEntry, AuditKind, AuditRecord, canonical_bytes, compute_hash, verify
+from otgate.core.canonical_json import canonical_json
 
 KEY = "a key the AI side never sees"
 N = 1000

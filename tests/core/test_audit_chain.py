@@ -19,16 +19,14 @@ from otgate.core.audit_chain import (
     AuditRecord,
     Checkpoint,
     canonical_bytes,
-    canonical_json,
     chain,
     chain_texts,
     compute_hash,
     has_valid_hash,
-    normal_text,
-    normalize,
     seal,
     verify,
 )
+from otgate.core.canonical_json import canonical_json, normal_text, normalize
 
 KEY = b"otgate-test-key"
 KNOWN_DATA = {"tag": "TIC-101.sp", "value": 12.5, "verdict": "accepted"}
