@@ -129,19 +129,26 @@ def create_ai_app(gateway: Gateway, hand_off: HandOff | None = None) -> FastAPI:
                 raise ApiError(503, "audit_unavailable") from None
 
         answers = await door.run(decide)
-        return DecisionsOut(
-            decisions=[
-                DecisionOut(
-                    id=a.decision.proposal_id,
-                    decision=a.decision.verdict.value,
-                    reasons=[ReasonOut(code=r.code.value, detail=r.detail) for r in a.decision.reasons],
-                    written_value=a.decision.value,
-                    audit_seq=a.audit_seq,
-                    admissible=_range(a.decision.admissible),
-                )
-                for a in answers
-            ]
-        )
+        return DecisionsOut(decisions=[decision_out(a) for a in answers])
+
+    @app.get(
+        "/v1/decisions/{decision_id}",
+        response_model=DecisionOut,
+        responses=error_answers(401, 404, 503),
+    )
+    async def decision(request: Request, decision_id: str) -> DecisionOut:
+        """The answer this engine was given for one of its recent proposals (an audited read where the
+        engine's reads are audited). Older answers are in the audit trail."""
+        name, engine = authenticate(request)
+
+        def look_up() -> Answer | None:
+            record_read(request, name, engine)
+            return view.answer(name, decision_id)
+
+        answer = await door.run(look_up)
+        if answer is None:
+            raise ApiError(404, "not_found")
+        return decision_out(answer)
 
     @app.post("/v1/heartbeat", responses=error_answers(401, 429))
     async def heartbeat(request: Request) -> dict[str, str]:
@@ -314,6 +321,18 @@ def readable(view: GatewayView, engine: Engine) -> list[dict[str, Any]]:
         }
         for name in engine.reads
     ]
+
+
+def decision_out(answer: Answer) -> DecisionOut:
+    decision = answer.decision
+    return DecisionOut(
+        id=decision.proposal_id,
+        decision=decision.verdict.value,
+        reasons=[ReasonOut(code=r.code.value, detail=r.detail) for r in decision.reasons],
+        written_value=decision.value,
+        audit_seq=answer.audit_seq,
+        admissible=_range(decision.admissible),
+    )
 
 
 def _range(interval: tuple[float, float] | None) -> Range | None:

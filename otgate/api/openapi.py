@@ -19,6 +19,7 @@ from otgate.api.schemas import Batch, ErrorOut, Recommendation
 
 ERROR_MEANINGS = {
     401: "Missing or unknown engine token",
+    404: "No recent decision with that id for this engine (older ones are in the audit trail)",
     422: "Malformed body: `fields` lists every problem (strict JSON: no NaN, no duplicate keys)",
     429: "Too many requests: wait `Retry-After` seconds",
     503: "The audit trail cannot record: nothing was decided or written",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -82,6 +83,10 @@ class AsyncGatewayClient:
         response = await self._send("POST", "/v1/recommendations", content=body, headers=headers)
         return read_decisions(response.content)
 
+    async def decision(self, proposal_id: str, *, headers: dict[str, str] | None = None) -> Decision:
+        """The gateway's answer to one of this engine's recent proposals, read again by its id."""
+        return await self._get(f"/v1/decisions/{quote(proposal_id, safe='')}", Decision, headers)
+
     async def heartbeat(self) -> None:
         """Nothing to propose this cycle, still alive: the gateway does not take the engine for silent."""
         await self._send("POST", "/v1/heartbeat")
@@ -136,6 +141,9 @@ class GatewayClient:
 
     def propose_many(self, proposals: Sequence[Proposal]) -> list[Decision]:
         return self._runner.run(self._client.propose_many(proposals))
+
+    def decision(self, proposal_id: str) -> Decision:
+        return self._runner.run(self._client.decision(proposal_id))
 
     def heartbeat(self) -> None:
         self._runner.run(self._client.heartbeat())

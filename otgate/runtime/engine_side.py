@@ -26,6 +26,8 @@ from otgate.runtime.records import decision_data, recommendation_data
 from otgate.runtime.scan_cycle import ScanCycle
 from otgate.runtime.state import GATEWAY, Answer, AuditUnavailable
 
+MAX_ANSWERS = 10_000  # answers engines may read back by id (a few MB); older ones are in the trail
+
 log = logging.getLogger(__name__)
 
 
@@ -69,7 +71,14 @@ class EngineSide(ScanCycle):
             elif decision.verdict is Verdict.PENDING_APPROVAL:
                 self._await_approval(AwaitingApproval(proposal, text, now, record), now)
             answers.append(Answer(decision, record))
+            self._remember_answer(proposal.engine, proposal.id, answers[-1])
         return answers
+
+    def _remember_answer(self, engine: str, proposal_id: str, answer: Answer) -> None:
+        self.answers[(engine, proposal_id)] = answer
+        self.answers.move_to_end((engine, proposal_id))
+        while len(self.answers) > MAX_ANSWERS:
+            self.answers.popitem(last=False)
 
     async def submit_durably(
         self, proposals: Sequence[Proposal], rationales: Sequence[str | None] = ()

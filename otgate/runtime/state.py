@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -77,6 +77,8 @@ class GatewayState:
         self.clock = clock
         self.loops = {name: LoopRuntime() for name in plant.config.loops}
         self.seen_ids: dict[str, float] = {}
+        # The latest answers per (engine, proposal id), for `GET /v1/decisions/{id}`; older ones are in the trail.
+        self.answers: OrderedDict[tuple[str, str], Answer] = OrderedDict()
         self.writes: dict[str, deque[WriteEvent]] = {}
         self.quarantined: set[str] = set()
         self.engine_clocks: dict[str, ClockOffset] = {}  # per engine: its timestamps against arrival

@@ -22,7 +22,7 @@ from otgate.core.modes import LoopState
 from otgate.core.plant import Plant
 from otgate.core.proposal import Proposal, Snapshot
 from otgate.runtime.gateway import Gateway
-from otgate.runtime.state import Counters
+from otgate.runtime.state import Answer, Counters
 
 
 class GatewayView:
@@ -79,6 +79,10 @@ class GatewayView:
 
     def awaiting(self) -> list[AwaitingApproval]:
         return list(self._gateway.awaiting.values())
+
+    def answer(self, engine: str, proposal_id: str) -> Answer | None:
+        """The gateway's answer to `engine`'s proposal `proposal_id`, while it is among the latest kept."""
+        return self._gateway.answers.get((engine, proposal_id))
 
     def engine_clock_offset(self, engine: str) -> float | None:
         return self._gateway.engine_clock_offset(engine)

@@ -12,6 +12,7 @@ import pytest
 
 from otgate.api.ai import create_ai_app
 from otgate.core.modes import LoopMode, ModeEvent
+from otgate.core.proposal import Proposal
 from otgate.runtime.gateway import Gateway
 
 TOKEN = "demo-tank-engine-token"
@@ -247,3 +248,22 @@ async def test_get_tags_publishes_the_operating_envelope_of_what_an_engine_reads
     by_tag = {item["tag"]: item for item in tags["readable"]}
     assert by_tag["TT-101"]["operating_envelope"] == {"lo": None, "hi": 335.0}
     assert by_tag["TT-102"]["operating_envelope"] is None
+
+
+async def test_get_decision_reads_back_the_engines_own_answer(client: httpx.AsyncClient, gateway: Gateway):
+    items = [body(gateway, id="a"), body(gateway, 999.0, id="b")]
+    answered = (await client.post("/v1/recommendations", json={"recommendations": items}, headers=AUTH)).json()
+    for sent in answered["decisions"]:
+        response = await client.get(f"/v1/decisions/{sent['id']}", headers=AUTH)
+        assert response.status_code == 200
+        assert response.json() == sent
+
+
+async def test_get_decision_of_another_engine_or_unknown_is_not_found(
+    client: httpx.AsyncClient, gateway: Gateway
+):
+    gateway.submit([Proposal("theirs", "other-engine", "LIC-101.RSP", 650.0, gateway.clock.now())])
+    for unknown in ("theirs", "never-sent"):
+        response = await client.get(f"/v1/decisions/{unknown}", headers=AUTH)
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert (await client.get("/v1/decisions/theirs")).status_code == 401

@@ -181,9 +181,11 @@ async def test_mcp_every_call_in_the_audit_trail_with_the_engine_identity(live: 
         await call(agent, "list_tags")
         await call(agent, "read_state")
         decision = await call(agent, "propose_setpoint", tag="LIC-101.RSP", value=650.4, rationale="why")
+        assert await call(agent, "get_decision", id=decision["id"]) == decision
     records = live.records("engine:agent")
     reads = [d["tool"] for kind, d in records if kind == "engine_read"]
-    assert reads == ["mcp-start", "list_tags", "read_state"]  # its own start-up check is a read too
+    # its own start-up check is a read too; get_decision reads the gateway, not the MCP process's memory
+    assert reads == ["mcp-start", "list_tags", "read_state", "get_decision"]
     assert [d["id"] for kind, d in records if kind == "recommendation"] == [decision["id"]]
     (decided,) = [r for r in live.service.audit.records() if r.seq == decision["audit_seq"]]
     assert decided.kind == "decision" and decided.data["decision"] == "pending_approval"
