@@ -121,10 +121,18 @@ SETPOINT_RULES: tuple[Rule[SetpointCase], ...] = (
 _PAST_LOOK_AHEAD = next(i for i, r in enumerate(SETPOINT_RULES) if r.check is check_predicted)
 
 
-def _run(rules: Sequence[Rule[C]], case: C, reasons: list[Reason]) -> int | None:
-    """Each row once, in order, adding what fires to `reasons`; the index of the row it halted at."""
+def _run(
+    rules: Sequence[Rule[C]], case: C, reasons: list[Reason], known: list[Reasons | None] | None = None
+) -> int | None:
+    """Each row once, in order, adding what fires to `reasons`; the index of the row it halted at.
+
+    In a batch (`known`), a shared row's result is taken from `known` once one proposal has run it."""
     for index, rule in enumerate(rules):
-        fired = rule.check(case)
+        fired = None if known is None else known[index]
+        if fired is None:
+            fired = rule.check(case)
+            if known is not None and rule.shared:
+                known[index] = fired
         if fired:
             reasons.extend(fired)
         halt = rule.halt
@@ -299,7 +307,7 @@ class _Source:
         tag, rules, writer, facts = self.tag, self.rules, self.writer, self.facts
         request = Request(proposal, history, plant, self.engine, tag, wall, rules)
         reasons: list[Reason] = []
-        halted = _run_sharing(ENGINE_RULES, request, reasons, self.engine_rows)
+        halted = _run(ENGINE_RULES, request, reasons, self.engine_rows)
         if halted is not None or tag is None or rules is None or writer is None or facts is None:
             return _rejected(proposal, reasons)
         case = setpoint_case(request, tag, rules, snapshot, now, writer, facts)
@@ -307,25 +315,7 @@ class _Source:
         rows = self.setpoint_rows.get(direction)
         if rows is None:
             rows = self.setpoint_rows[direction] = [None] * len(SETPOINT_RULES)
-        return _verdict(case, reasons, _run_sharing(SETPOINT_RULES, case, reasons, rows))
-
-
-def _run_sharing(
-    rules: Sequence[Rule[C]], case: C, reasons: list[Reason], known: list[Reasons | None]
-) -> int | None:
-    """`_run` for a batch: a shared row's result is taken from `known` once one proposal has run it."""
-    for index, rule in enumerate(rules):
-        fired = known[index]
-        if fired is None:
-            fired = rule.check(case)
-            if rule.shared:
-                known[index] = fired
-        if fired:
-            reasons.extend(fired)
-        halt = rule.halt
-        if halt is not None and halt(case, fired):
-            return index
-    return None
+        return _verdict(case, reasons, _run(SETPOINT_RULES, case, reasons, rows))
 
 
 def _judge(case: SetpointCase, reasons: list[Reason]) -> Decision:
