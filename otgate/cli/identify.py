@@ -18,7 +18,7 @@ import numpy as np
 
 from otgate.config.loader import ConfigError, load_config_file
 from otgate.core.config import PlantConfig
-from otgate.core.identification import Fit, fit_fopdt
+from otgate.core.identification import Fit, TwoTermFit, fit_fopdt, fit_two_fopdt
 
 SETTLE_S = 600.0  # let the simulated plant come to rest before the bump
 RECORD_S = 1800.0  # enough for the CSTR; slow plants need hours (--record)
@@ -37,7 +37,8 @@ def pairs_of(config: PlantConfig) -> list[Pair]:
     """The pairs to identify: the config's own models, else each loop setpoint into each enveloped
     variable (or, without an envelope, into its own loop's PV)."""
     if config.models:
-        return [Pair(m.input, m.output) for m in config.models]
+        # A pair of several terms is identified once (with --terms as many as it should have).
+        return list(dict.fromkeys(Pair(m.input, m.output) for m in config.models))
     outputs = list(config.envelope)
     return [
         Pair(loop.sp, output)
@@ -53,12 +54,36 @@ class Lengths:
     record_s: float = RECORD_S
 
 
+@dataclass(frozen=True)
+class Record:
+    """A bump test on a regular grid, with the search ceilings its length allows."""
+
+    u: np.ndarray[Any, np.dtype[np.float64]]
+    y: np.ndarray[Any, np.dtype[np.float64]]
+    dt_s: float
+    max_dead_time_s: float
+    max_tau_s: float
+
+    def fit(self) -> Fit:
+        return fit_fopdt(self.u, self.y, self.dt_s, self.max_dead_time_s, self.max_tau_s)
+
+    def fit_two(self) -> TwoTermFit:
+        return fit_two_fopdt(self.u, self.y, self.dt_s, self.max_dead_time_s, self.max_tau_s)
+
+
 def bump_test(
     config: PlantConfig, plant: str, pair: Pair, bump: float | None, seed: int, lengths: Lengths = Lengths()
 ) -> Fit:
+    """Bump the input's loop on a fresh simulation and fit one FOPDT term to the output's response."""
+    return bump_record(config, plant, pair, bump, seed, lengths).fit()
+
+
+def bump_record(
+    config: PlantConfig, plant: str, pair: Pair, bump: float | None, seed: int, lengths: Lengths = Lengths()
+) -> Record:
     """Bump the input's loop on a fresh simulation (its local setpoint, the loop in AUTO as the PLC runs
-    it) and fit the output's response. The record must cover the response: a time constant of a third of
-    it at most, a dead time of a twenty-fourth (at least 120 s)."""
+    it) and record the output's response. The record must cover the response: a time constant of a third
+    of it at most, a dead time of a twenty-fourth (at least 120 s)."""
     from otgate_simulator.simulation import Simulation  # the simulator is only needed for --sim
 
     loop_name = next((n for n, loop in config.loops.items() if loop.sp == pair.input), None)
@@ -83,7 +108,7 @@ def bump_test(
         u.append(sim.read_tag(loop.working_sp))
         y.append(sim.read_tag(pair.output))
     every = max(1, round(len(u) / FIT_POINTS))
-    return fit_fopdt(
+    return Record(
         np.array(u[::every]),
         np.array(y[::every]),
         sim.dt_s * every,
@@ -93,6 +118,10 @@ def bump_test(
 
 
 def csv_fit(path: Path, pair: Pair) -> Fit:
+    return csv_record(path, pair).fit()
+
+
+def csv_record(path: Path, pair: Pair) -> Record:
     """Fit from a CSV with a `time_s` column and one column per tag, sampled on a regular grid."""
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -105,10 +134,11 @@ def csv_fit(path: Path, pair: Pair) -> Fit:
     u = np.array([float(r[pair.input]) for r in rows])
     y = np.array([float(r[pair.output]) for r in rows])
     span = float(times[-1] - times[0])
-    return fit_fopdt(u, y, float(steps.mean()), max_dead_time_s=span / 4, max_tau_s=span / 3)
+    return Record(u, y, float(steps.mean()), max_dead_time_s=span / 4, max_tau_s=span / 3)
 
 
 def models_yaml(fits: Iterable[tuple[Pair, Fit]]) -> str:
+    """The models section; a pair fitted with two terms appears twice, once per term (they add up)."""
     lines = ["models:"]
     for pair, fit in fits:
         lines.append(
@@ -116,6 +146,29 @@ def models_yaml(fits: Iterable[tuple[Pair, Fit]]) -> str:
             f"tau_s: {fit.tau_s:.3g}, dead_time_s: {fit.dead_time_s:.3g}}}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _describe(fit: Fit) -> str:
+    return f"gain {fit.gain:.4g}, tau {fit.tau_s:.3g} s, dead time {fit.dead_time_s:.3g} s"
+
+
+def _fit_pair(record: Record, pair: Pair, terms: int) -> list[Fit]:
+    """One term, or two (printing the fit error of one against two, so the engineer sees what the second
+    term buys)."""
+    one = record.fit()
+    head = f"{pair.input} -> {pair.output}:"
+    quality = f"(rms {one.rms:.3g}, explains {100 * one.explained:.1f} %)"
+    print(f"{head} {_describe(one)} {quality}", file=sys.stderr)
+    if terms == 1:
+        return [one]
+    two = record.fit_two()
+    described = " + ".join(_describe(term) for term in two.terms)
+    print(
+        f"{head} two terms: {described} (rms {two.rms:.3g}, explains {100 * two.explained:.1f} %; "
+        f"one term: rms {one.rms:.3g})",
+        file=sys.stderr,
+    )
+    return list(two.terms)
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
@@ -126,25 +179,20 @@ def cmd_identify(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 1
     pairs = [Pair(i, o) for i, o in (p.split(":", 1) for p in args.pair)] if args.pair else pairs_of(config)
-    fits = []
+    fits: list[tuple[Pair, Fit]] = []
     for pair in pairs:
         try:
-            fit = (
-                csv_fit(args.csv, pair)
+            record = (
+                csv_record(args.csv, pair)
                 if args.csv
-                else bump_test(
+                else bump_record(
                     config, config.plant, pair, args.bump, args.seed, Lengths(args.settle, args.record)
                 )
             )
+            fits.extend((pair, fit) for fit in _fit_pair(record, pair, args.terms))
         except ValueError as error:
             print(f"otgate identify: {pair.input} -> {pair.output}: {error}", file=sys.stderr)
             return 1
-        fits.append((pair, fit))
-        print(
-            f"{pair.input} -> {pair.output}: gain {fit.gain:.4g}, tau {fit.tau_s:.3g} s, "
-            f"dead time {fit.dead_time_s:.3g} s (rms {fit.rms:.3g}, explains {100 * fit.explained:.1f} %)",
-            file=sys.stderr,
-        )
     text = models_yaml(fits)
     if args.out:
         Path(args.out).write_text(text)
@@ -166,7 +214,9 @@ def add_identify_command(commands: Any) -> None:
         ),
         epilog=(
             "examples:\n  otgate identify --config plant_configs/cstr.yaml --sim\n"
-            "  otgate identify --config plant_configs/ricker.yaml --sim --settle 3600 --record 14400"
+            "  otgate identify --config plant_configs/ricker.yaml --sim --settle 3600 --record 14400\n"
+            "  otgate identify --config plant_configs/ricker.yaml --sim --settle 3600 --record 43200 \\\n"
+            "      --pair PIC-201.RSP:PT-201 --terms 2"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -189,6 +239,13 @@ def add_identify_command(commands: Any) -> None:
         type=float,
         default=RECORD_S,
         help="--sim record after the bump, s (default 1800; hours for slow plants)",
+    )
+    identify.add_argument(
+        "--terms",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="FOPDT terms per pair: 2 draws inverse response and overshoot (default 1)",
     )
     identify.add_argument(
         "--out", type=Path, default=None, help="write the models section here (default: stdout)"

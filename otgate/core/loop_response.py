@@ -3,7 +3,8 @@ a PV that does not (a stuck or saturated actuator, a lost loop) is LOOP_NOT_RESP
 back to conventional control.
 
 Thresholds come from the loop's own model (setpoint -> PV), so no hand-set deviation limit is needed:
-- the window is the model's dead time plus three time constants (95 % of a step has arrived by then);
+- the window is the model's dead time plus three time constants (95 % of a step has arrived by then; for a
+  model of several terms, the slowest term's);
 - the expected PV change over that window is the model's response to the setpoint changes seen;
 - it is judged only when that expected change stands clear of the PV's noise (four times its standard
   deviation over the window), and the loop fails when the PV made less than a quarter of it.
@@ -12,7 +13,7 @@ Thresholds come from the loop's own model (setpoint -> PV), so no hand-set devia
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -32,10 +33,10 @@ def check_loop_response(
     anomalies = []
     for name in loops:
         loop = plant.config.loops[name]
-        model = next((m for m in plant.models if m.input == loop.sp and m.output == loop.pv), None)
-        if model is None:
+        terms = [m for m in plant.models if m.input == loop.sp and m.output == loop.pv]
+        if not terms:
             continue
-        verdict = _judge(model, samples.get(loop.sp, ()), samples.get(loop.pv, ()), now)
+        verdict = _judge(terms, samples.get(loop.sp, ()), samples.get(loop.pv, ()), now)
         if verdict is not None:
             anomalies.append(Anomaly(AnomalyCode.LOOP_NOT_RESPONDING, name, verdict))
     return anomalies
@@ -45,16 +46,24 @@ def window_s(model: StepModel) -> float:
     return model.dead_time_s + 3.0 * model.tau_s
 
 
-def _judge(model: StepModel, setpoint: Samples, pv: Samples, now: float) -> str | None:
-    span = window_s(model)
+def terms_window_s(terms: Sequence[StepModel]) -> float:
+    """The window of a step response of several terms: the slowest term's."""
+    return max(window_s(m) for m in terms)
+
+
+def _judge(terms: Sequence[StepModel], setpoint: Samples, pv: Samples, now: float) -> str | None:
+    span = terms_window_s(terms)
     times, values = window(pv, now, span)
     if times.size < 2 * EDGE_SAMPLES or now - times[0] < 0.9 * span:
         return None  # not enough of the window seen yet
-    ages, sizes = changes(setpoint, now, span + model.settle_s)
+    ages, sizes = changes(setpoint, now, span + max(m.settle_s for m in terms))
     if not sizes.size:
         return None
     before = np.maximum(ages - span, 0.0)
-    expected = float(sizes @ (step(model, ages) - np.where(ages > span, step(model, before), 0.0)))
+    # The step response is the sum of the pair's terms (one term for most loops).
+    expected = sum(
+        float(sizes @ (step(m, ages) - np.where(ages > span, step(m, before), 0.0))) for m in terms
+    )
     noise = float(np.std(np.diff(values)) / math.sqrt(2.0))
     if abs(expected) < max(NOISE_FACTOR * noise, 1e-9):
         return None

@@ -26,7 +26,8 @@ class ProcessModel(_Strict):
 
     `input` is an AI-writable setpoint or a measured disturbance (a measurement tag); `output` a measured,
     constrained variable. A unit change of the input moves the output by `gain` in the end, starting after
-    `dead_time_s`, 63 % of the way `tau_s` later."""
+    `dead_time_s`, 63 % of the way `tau_s` later. Several entries for the same pair are terms of one step
+    response, summed (a fast negative term and a slow positive one draw inverse response and overshoot)."""
 
     input: Name
     output: Name
@@ -83,16 +84,23 @@ def model_problems(
     """Cross-section checks of the predictive sections, as (config path, message); `kinds` maps every
     tag to its kind, `alarms` a measurement to its alarm band."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, float, float]] = set()
     for index, model in enumerate(models):
         path: tuple[str | int, ...] = ("models", index)
         if kinds.get(model.input) not in ("setpoint", "measurement"):
             problems.append(((*path, "input"), f"'{model.input}' must be a setpoint or measurement tag"))
         if kinds.get(model.output) != "measurement":
             problems.append(((*path, "output"), f"'{model.output}' must be a measurement tag"))
-        if (model.input, model.output) in seen:
-            problems.append((path, f"a second model from {model.input} to {model.output}"))
-        seen.add((model.input, model.output))
+        # Entries for one pair add up (terms of its step response); two with the same time constant and
+        # dead time are one term written twice, a copy-and-paste slip rather than a model.
+        term = (model.input, model.output, model.tau_s, model.dead_time_s)
+        if term in seen:
+            message = (
+                f"a second term from {model.input} to {model.output} with the same tau_s and dead_time_s:"
+                " merge their gains"
+            )
+            problems.append((path, message))
+        seen.add(term)
     for name, limit in envelope.items():
         if kinds.get(name) != "measurement":
             problems.append((("envelope", name), f"'{name}' must be a measurement tag"))

@@ -80,6 +80,24 @@ def test_identify_csv_fits_a_recorded_bump(tmp_path: Path, capsys: pytest.Captur
     assert fitted.dead_time_s == pytest.approx(20.0, abs=2.5)
 
 
+def test_identify_csv_two_terms_draws_an_inverse_response(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    t = np.arange(0.0, 1800.0, 6.0)
+    u = np.where(t >= 60.0, 321.0, 320.0)
+    fast = -0.5 * (1 - np.exp(-np.maximum(t - 66.0, 0.0) / 30.0)) * (t >= 66.0)
+    slow = 1.2 * (1 - np.exp(-np.maximum(t - 90.0, 0.0) / 300.0)) * (t >= 90.0)
+    path = tmp_path / "bump.csv"
+    rows = zip(t, u, 330.0 + fast + slow, strict=True)
+    path.write_text("time_s,TIC-101.RSP,TT-101\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    args = ["identify", "--config", str(PLANT_CONFIGS / "cstr.yaml"), "--csv", str(path), "--terms", "2"]
+    assert main([*args, "--pair", "TIC-101.RSP:TT-101"]) == 0
+    captured = capsys.readouterr()
+    assert "TIC-101.RSP -> TT-101: two terms:" in captured.err and "one term: rms" in captured.err
+    terms = [ProcessModel.model_validate(_flow_mapping(line)) for line in captured.out.splitlines()[1:]]
+    assert [(m.input, m.output) for m in terms] == [("TIC-101.RSP", "TT-101")] * 2  # one entry per term
+    # Within the grid of 30 time constants per term: the fast term's gain to 15 %, the slow one's to 6 %.
+    assert [m.gain for m in terms] == [pytest.approx(-0.5, rel=0.15), pytest.approx(1.2, rel=0.06)]
+
+
 def test_identify_csv_without_the_columns_exits_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     path = tmp_path / "bad.csv"
     path.write_text("time_s,X\n0,1\n1,2\n")

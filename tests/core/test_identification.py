@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from otgate.core.identification import fit_fopdt
+from otgate.core.identification import fit_fopdt, fit_two_fopdt
 
 
 def fopdt(u: np.ndarray, gain: float, tau: float, dead: int) -> np.ndarray:
@@ -29,3 +29,25 @@ def test_fit_recovers_a_known_model_from_a_bump():
 def test_fit_refuses_a_record_whose_input_never_moved():
     with pytest.raises(ValueError, match="never moved"):
         fit_fopdt(np.zeros(100), np.zeros(100), 1.0, 10.0, 100.0)
+
+
+def test_fit_two_recovers_an_inverse_response_and_beats_one_term():
+    # A fast negative term and a slow positive one: the output dips, then settles above its start.
+    u = np.r_[np.zeros(60), np.ones(3000)]
+    y = 5.0 + fopdt(u, -1.5, 60.0, 10) + fopdt(u, 3.0, 600.0, 40)
+    y += np.random.default_rng(2).normal(0, 0.01, len(u))
+    u, y = u[::3], y[::3]  # a 3 s grid, as `otgate identify` thins long records
+    one = fit_fopdt(u, y, 3.0, 120.0, 1000.0)
+    two = fit_two_fopdt(u, y, 3.0, 120.0, 1000.0)
+    fast, slow = two.terms
+    assert fast.gain == pytest.approx(-1.5, rel=0.15)
+    assert slow.gain == pytest.approx(3.0, rel=0.05)
+    assert slow.tau_s == pytest.approx(600.0, rel=0.2)
+    assert fast.tau_s < slow.tau_s
+    assert two.rms < 0.3 * one.rms  # one term cannot draw the dip
+    assert two.explained > 0.999
+
+
+def test_fit_two_refuses_a_record_whose_input_never_moved():
+    with pytest.raises(ValueError, match="never moved"):
+        fit_two_fopdt(np.zeros(100), np.zeros(100), 1.0, 10.0, 100.0)

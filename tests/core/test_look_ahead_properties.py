@@ -1,6 +1,6 @@
 """Property of the look-ahead rule as the validation chain runs it (issue 15): over random plant states
 (current value, a recent setpoint step, a measured disturbance's recent step, an unexplained trend, the
-envelope), random proposals are judged by `check_predicted` and
+envelope, the setpoint's step response of one term or of two that draw an inverse response), random proposals are judged by `check_predicted` and
 
 - an accepted move's linear prediction never leaves the envelope (or, where the base prediction already
   lies beyond it, never goes further out), at any point of the horizon;
@@ -28,12 +28,17 @@ TAG = "TIC-101.RSP"
 # A measured disturbance into the constrained variable (a measurement tag as a model input), superposed
 # in the prediction like any setpoint: the jacket temperature stands in for one here.
 DISTURBANCE = StepModel("TT-102", "TT-101", gain=-0.4, tau_s=20.0, dead_time_s=15.0)
+# A second term of the setpoint's own step response (a pair's terms add up): fast and against the slow
+# one, it draws an inverse response, so g(t) changes sign over the horizon and the admissible interval is
+# bounded from both sides by one limit.
+INVERSE = StepModel(TAG, "TT-101", gain=-0.6, tau_s=4.0, dead_time_s=2.0)
 RULES = CSTR.config.tags[TAG].setpoint
 assert RULES is not None
 
 
-def plant_with(hi: float, lo: float | None) -> Plant:
-    return replace(CSTR, models=(*CSTR.models, DISTURBANCE), envelope={"TT-101": Bound(lo, hi)})
+def plant_with(hi: float, lo: float | None, inverse: bool = False) -> Plant:
+    models = (*CSTR.models, DISTURBANCE, *((INVERSE,) if inverse else ()))
+    return replace(CSTR, models=models, envelope={"TT-101": Bound(lo, hi)})
 
 
 def state(
@@ -74,6 +79,7 @@ def prediction_stays(plant: Plant, snapshot: Snapshot, move: float) -> bool:
     lo=st.one_of(st.none(), st.floats(300.0, 318.0)),
     value=st.floats(315.0, 330.0),
     pick=st.floats(0.001, 0.999),
+    inverse=st.booleans(),
 )
 def test_look_ahead_accepted_moves_stay_inside_and_admissible_values_are_accepted(
     current: float,
@@ -86,8 +92,9 @@ def test_look_ahead_accepted_moves_stay_inside_and_admissible_values_are_accepte
     lo: float | None,
     value: float,
     pick: float,
+    inverse: bool,
 ):
-    plant = plant_with(hi, lo)
+    plant = plant_with(hi, lo, inverse)
     snapshot = state(plant, current, sp, sp_step, sp_age, d_step, trend)
     admissible, reasons = check_predicted(TAG, value, sp, RULES, plant, snapshot)
     assert admissible is not None
