@@ -37,6 +37,9 @@ SCAN_S = 0.25
 SIM_SPEED = 2.0
 ENGINE_TOKEN = "demo-ricker-engine-token"
 WAIT_MS = 8000
+# Playwright's own assertions wait 5 s by default; beside a second test worker a browser can take longer
+# to show what the gateway already recorded (the wait is bounded, the assertion unchanged).
+expect.set_options(timeout=3 * WAIT_MS)
 DEFAULT_VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 
 
