@@ -63,7 +63,12 @@ def _type(prop: dict[str, Any]) -> str:
         return f"map of name to {_type(prop['additionalProperties'])}"
     bounds = [
         f"{sym} {prop[k]}"
-        for k, sym in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"))
+        for k, sym in (
+            ("minimum", "≥"),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "≤"),
+            ("exclusiveMaximum", "<"),
+        )
         if k in prop
     ]
     if "pattern" in prop:

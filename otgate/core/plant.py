@@ -52,7 +52,9 @@ def compile_plant(config: PlantConfig) -> Plant:
         compiled = CompiledInterlock(name, parse_expression(interlock.when), interlock.direction)
         for tag in interlock.blocks:
             by_tag.setdefault(tag, []).append(compiled)
-    models = tuple(StepModel(m.input, m.output, m.gain, m.tau_s, m.dead_time_s) for m in config.models)
+    models = tuple(
+        StepModel(m.input, m.output, m.gain, m.tau_s, m.dead_time_s, m.damping) for m in config.models
+    )
     envelope = {name: Bound(limit.lo, limit.hi) for name, limit in config.envelope.items()}
     horizon = horizon_s(models, config.prediction.horizon_s)
     interlocks = {tag: tuple(items) for tag, items in by_tag.items()}

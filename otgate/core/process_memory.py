@@ -9,8 +9,11 @@ outputs keep change points: a sample is stored only when the value differs from 
 with the sample just before it, so consecutive stored samples give exactly the changes that every sample
 would (`prediction.changes`) at a cost of one pair per change. A setpoint is piecewise constant: on a slow
 plant whose models settle over hours this is a handful of pairs instead of one sample per scan for hours.
-Changes older than the slowest model's settling time (plus the trend window) are dropped: they have done
-all they will do, and the measured outputs, the baseline of every forecast, already include them.
+Every series is kept as long as the monitors judge over (`judged_s`: the longest trend window, the horizon
+the prediction-error monitor judges over, the loop-response windows); an input's changes longer by the
+slowest settling time of its models, after which they have done all they will do, and the measured
+outputs, the baseline of every forecast, already include them. An oscillating model settles over days: its
+input's change points are a handful, while its output's samples are kept only for the windows judged.
 """
 
 from __future__ import annotations
@@ -33,8 +36,7 @@ class ProcessMemory:
             for name in sources
         }
         self.change_points = sources - outputs
-        longest_trend = max((trend_window_s(m.tau_s) for m in plant.models), default=0.0)
-        self.keep_s = max((m.settle_s for m in plant.models), default=0.0) + longest_trend
+        self.keep_s = {name: judged_s(plant) + settle_s(plant, name) for name in sources}
         self.samples: dict[str, Series] = {name: Series() for name in sources}
         self._last: dict[str, tuple[float, float]] = {}  # the last good sample of each change-point input
 
@@ -47,7 +49,7 @@ class ProcessMemory:
                     self._observe_change(name, samples, (now, value))
                 else:
                     samples.append(now, value)
-            samples.drop_before(now - self.keep_s)
+            samples.drop_before(now - self.keep_s[name])
 
     def _observe_change(self, name: str, samples: Series, sample: tuple[float, float]) -> None:
         last = self._last.get(name)
@@ -68,3 +70,15 @@ class ProcessMemory:
         if len(known) < len(outputs):
             return None
         return forecast(self.plant.models, known, self.samples, now, self.plant.horizon_s)
+
+
+def judged_s(plant: Plant) -> float:
+    """The longest window any monitor or forecast reads a series over."""
+    trend = max((trend_window_s(m.decay_s) for m in plant.models), default=0.0)
+    loops = max((m.arrived_s for m in plant.models), default=0.0)
+    return max(trend, plant.horizon_s, loops)
+
+
+def settle_s(plant: Plant, name: str) -> float:
+    """How long a change of `name` keeps moving the outputs it is an input of (0 for an output only)."""
+    return max((m.settle_s for m in plant.models if m.input == name), default=0.0)

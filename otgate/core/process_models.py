@@ -22,18 +22,23 @@ class _Strict(BaseModel):
 
 
 class ProcessModel(_Strict):
-    """A first-order-plus-dead-time step response from an input to an output, closed loop as the PLC runs it.
+    """A step response from an input to an output, closed loop as the PLC runs it.
 
     `input` is an AI-writable setpoint or a measured disturbance (a measurement tag); `output` a measured,
     constrained variable. A unit change of the input moves the output by `gain` in the end, starting after
-    `dead_time_s`, 63 % of the way `tau_s` later. Several entries for the same pair are terms of one step
-    response, summed (a fast negative term and a slow positive one draw inverse response and overshoot)."""
+    `dead_time_s`: first order plus dead time, 63 % of the way `tau_s` later; or, with `damping` (the
+    damping ratio, 0 < damping < 1), an underdamped second order K e^(-θs) / (τ²s² + 2ζτs + 1) that
+    overshoots and swings with a period of 2π·tau_s / sqrt(1 - damping²) as it settles (a response that
+    does not overshoot is two first-order terms). Several entries for the same pair are terms of one step
+    response, summed (a fast negative term and a slow positive one draw inverse response; an oscillating
+    term and a first-order one, a slow swing on a quicker rise)."""
 
     input: Name
     output: Name
     gain: Finite
     tau_s: NonNegative
     dead_time_s: NonNegative = 0.0
+    damping: Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -41,6 +46,8 @@ class ProcessModel(_Strict):
             raise ValueError("gain 0 is no model: leave the pair out")
         if self.input == self.output:
             raise ValueError("a model's input and output must differ")
+        if self.damping is not None and self.tau_s == 0:
+            raise ValueError("an oscillating term (damping) needs a tau_s above 0")
         return self
 
 
@@ -84,19 +91,19 @@ def model_problems(
     """Cross-section checks of the predictive sections, as (config path, message); `kinds` maps every
     tag to its kind, `alarms` a measurement to its alarm band."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
-    seen: set[tuple[str, str, float, float]] = set()
+    seen: set[tuple[str, str, float, float, float | None]] = set()
     for index, model in enumerate(models):
         path: tuple[str | int, ...] = ("models", index)
         if kinds.get(model.input) not in ("setpoint", "measurement"):
             problems.append(((*path, "input"), f"'{model.input}' must be a setpoint or measurement tag"))
         if kinds.get(model.output) != "measurement":
             problems.append(((*path, "output"), f"'{model.output}' must be a measurement tag"))
-        # Entries for one pair add up (terms of its step response); two with the same time constant and
-        # dead time are one term written twice, a copy-and-paste slip rather than a model.
-        term = (model.input, model.output, model.tau_s, model.dead_time_s)
+        # Entries for one pair add up (terms of its step response); two of the same form, time constant
+        # and dead time are one term written twice, a copy-and-paste slip rather than a model.
+        term = (model.input, model.output, model.tau_s, model.dead_time_s, model.damping)
         if term in seen:
             message = (
-                f"a second term from {model.input} to {model.output} with the same tau_s and dead_time_s:"
+                f"a second term from {model.input} to {model.output} with the same tau_s, dead_time_s and damping:"
                 " merge their gains"
             )
             problems.append((path, message))

@@ -252,7 +252,9 @@ async def test_get_tags_publishes_the_operating_envelope_of_what_an_engine_reads
 
 async def test_get_decision_reads_back_the_engines_own_answer(client: httpx.AsyncClient, gateway: Gateway):
     items = [body(gateway, id="a"), body(gateway, 999.0, id="b")]
-    answered = (await client.post("/v1/recommendations", json={"recommendations": items}, headers=AUTH)).json()
+    answered = (
+        await client.post("/v1/recommendations", json={"recommendations": items}, headers=AUTH)
+    ).json()
     for sent in answered["decisions"]:
         response = await client.get(f"/v1/decisions/{sent['id']}", headers=AUTH)
         assert response.status_code == 200

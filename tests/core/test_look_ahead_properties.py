@@ -1,6 +1,8 @@
 """Property of the look-ahead rule as the validation chain runs it (issue 15): over random plant states
 (current value, a recent setpoint step, a measured disturbance's recent step, an unexplained trend, the
-envelope, the setpoint's step response of one term or of two that draw an inverse response), random proposals are judged by `check_predicted` and
+envelope, the setpoint's step response of one term, of two that draw an inverse response, or of a
+first-order term and an underdamped second-order one that swings), random proposals are judged by
+`check_predicted` and
 
 - an accepted move's linear prediction never leaves the envelope (or, where the base prediction already
   lies beyond it, never goes further out), at any point of the horizon;
@@ -32,12 +34,16 @@ DISTURBANCE = StepModel("TT-102", "TT-101", gain=-0.4, tau_s=20.0, dead_time_s=1
 # one, it draws an inverse response, so g(t) changes sign over the horizon and the admissible interval is
 # bounded from both sides by one limit.
 INVERSE = StepModel(TAG, "TT-101", gain=-0.6, tau_s=4.0, dead_time_s=2.0)
+# An underdamped second-order term beside the first-order one: the response overshoots and swings below
+# its end value within the horizon, as the Ricker pressure answers its setpoints.
+SWING = StepModel(TAG, "TT-101", gain=0.5, tau_s=6.0, dead_time_s=3.0, damping=0.2)
+SHAPES = {"one": (), "inverse": (INVERSE,), "swing": (SWING,)}
 RULES = CSTR.config.tags[TAG].setpoint
 assert RULES is not None
 
 
-def plant_with(hi: float, lo: float | None, inverse: bool = False) -> Plant:
-    models = (*CSTR.models, DISTURBANCE, *((INVERSE,) if inverse else ()))
+def plant_with(hi: float, lo: float | None, shape: str = "one") -> Plant:
+    models = (*CSTR.models, DISTURBANCE, *SHAPES[shape])
     return replace(CSTR, models=models, envelope={"TT-101": Bound(lo, hi)})
 
 
@@ -79,7 +85,7 @@ def prediction_stays(plant: Plant, snapshot: Snapshot, move: float) -> bool:
     lo=st.one_of(st.none(), st.floats(300.0, 318.0)),
     value=st.floats(315.0, 330.0),
     pick=st.floats(0.001, 0.999),
-    inverse=st.booleans(),
+    shape=st.sampled_from(sorted(SHAPES)),
 )
 def test_look_ahead_accepted_moves_stay_inside_and_admissible_values_are_accepted(
     current: float,
@@ -92,9 +98,9 @@ def test_look_ahead_accepted_moves_stay_inside_and_admissible_values_are_accepte
     lo: float | None,
     value: float,
     pick: float,
-    inverse: bool,
+    shape: str,
 ):
-    plant = plant_with(hi, lo, inverse)
+    plant = plant_with(hi, lo, shape)
     snapshot = state(plant, current, sp, sp_step, sp_age, d_step, trend)
     admissible, reasons = check_predicted(TAG, value, sp, RULES, plant, snapshot)
     assert admissible is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from otgate.core.prediction import forecast
-from otgate.core.process_memory import ProcessMemory
+from otgate.core.process_memory import ProcessMemory, judged_s
 from tests.core.plants import CSTR
 
 pytestmark = pytest.mark.requirement("R-42")
@@ -43,7 +43,10 @@ def test_process_memory_setpoint_held_keeps_only_its_change_points():
         39.0,
         40.0,
     ]
-    assert len(memory.samples["TT-101"]) == 60  # outputs keep every sample: trend and noise come from them
+    # Outputs keep every sample (trend and noise come from them) over the longest window judged: here the
+    # 49 s horizon, which the scans at 10..59 fill.
+    assert judged_s(CSTR) == 49.0
+    assert [t for t, _ in memory.samples["TT-101"]] == [float(t) for t in range(10, 60)]
 
 
 def test_process_memory_change_points_forecast_like_every_sample():
@@ -58,7 +61,7 @@ def test_process_memory_change_points_forecast_like_every_sample():
 def test_process_memory_changes_older_than_settling_are_dropped():
     memory = ProcessMemory(CSTR)
     _run(memory, 60)
-    end = 60 + int(memory.keep_s) + 5
+    end = 60 + int(memory.keep_s["TIC-101.RSP"]) + 5
     for t in range(60, end):
         memory.observe({"TIC-101.SP": 324.0, "TT-101": 325.0, "TT-102": 300.0}, set(), float(t))
     assert len(memory.samples["TIC-101.RSP"]) == 0  # they have done all they will do

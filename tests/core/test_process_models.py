@@ -24,5 +24,27 @@ def test_model_problems_two_distinct_terms_for_one_pair_are_accepted():
 def test_model_problems_the_same_term_twice_is_refused_with_its_path():
     problems = model_problems([term(1.0, 60.0, 5.0), term(0.5, 60.0, 5.0)], ENVELOPE, KINDS, {})
     assert problems == [
-        (("models", 1), "a second term from SP to Y with the same tau_s and dead_time_s: merge their gains")
+        (
+            ("models", 1),
+            "a second term from SP to Y with the same tau_s, dead_time_s and damping: merge their gains",
+        )
     ]
+
+
+def test_model_problems_a_swing_beside_a_first_order_term_of_the_same_tau_is_two_terms():
+    swing = ProcessModel(input="SP", output="Y", gain=2.0, tau_s=60.0, dead_time_s=5.0, damping=0.3)
+    assert model_problems([term(1.0, 60.0, 5.0), swing], ENVELOPE, KINDS, {}) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"damping": 0.0}, "greater than 0"),
+        ({"damping": 1.0}, "less than 1"),  # critically damped or slower: two first-order terms
+        ({"damping": float("nan")}, "finite number"),
+        ({"damping": 0.3, "tau_s": 0.0}, "an oscillating term (damping) needs a tau_s above 0"),
+    ],
+)
+def test_process_model_damping_must_be_an_underdamped_ratio(fields: dict[str, float], message: str):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ProcessModel.model_validate({"input": "SP", "output": "Y", "gain": 1.0, "tau_s": 60.0, **fields})

@@ -133,8 +133,7 @@ def test_validate_many_empty_batch_gives_no_decisions():
 @given(
     st.lists(
         st.tuples(
-            st.floats(min_value=400.0, max_value=900.0)
-            | st.just(math.nan),
+            st.floats(min_value=400.0, max_value=900.0) | st.just(math.nan),
             st.sampled_from([NOW - 1.0, NOW - 45.0, NOW + 30.0]),
             st.sampled_from(["optimizer", "intruder"]),
             st.sampled_from([TAG, "LIT-101"]),
