@@ -18,7 +18,7 @@ import numpy as np
 
 from otgate.config.loader import ConfigError, load_config_file
 from otgate.core.config import PlantConfig
-from otgate.core.identification import Fit, TwoTermFit, fit_fopdt, fit_two_fopdt
+from otgate.core.identification import Fit, TermsFit, fit_fopdt, fit_one_term, fit_two_terms
 
 SETTLE_S = 600.0  # let the simulated plant come to rest before the bump
 RECORD_S = 1800.0  # enough for the CSTR; slow plants need hours (--record)
@@ -67,8 +67,9 @@ class Record:
     def fit(self) -> Fit:
         return fit_fopdt(self.u, self.y, self.dt_s, self.max_dead_time_s, self.max_tau_s)
 
-    def fit_two(self) -> TwoTermFit:
-        return fit_two_fopdt(self.u, self.y, self.dt_s, self.max_dead_time_s, self.max_tau_s)
+    def fit_terms(self, terms: int, second_order: bool) -> TermsFit:
+        fit = fit_two_terms if terms == 2 else fit_one_term
+        return fit(self.u, self.y, self.dt_s, self.max_dead_time_s, self.max_tau_s, second_order=second_order)
 
 
 def bump_test(
@@ -141,34 +142,37 @@ def models_yaml(fits: Iterable[tuple[Pair, Fit]]) -> str:
     """The models section; a pair fitted with two terms appears twice, once per term (they add up)."""
     lines = ["models:"]
     for pair, fit in fits:
+        damping = "" if fit.damping is None else f", damping: {fit.damping:.3g}"
         lines.append(
             f"  - {{input: {pair.input}, output: {pair.output}, gain: {fit.gain:.4g}, "
-            f"tau_s: {fit.tau_s:.3g}, dead_time_s: {fit.dead_time_s:.3g}}}"
+            f"tau_s: {fit.tau_s:.3g}, dead_time_s: {fit.dead_time_s:.3g}{damping}}}"
         )
     return "\n".join(lines) + "\n"
 
 
 def _describe(fit: Fit) -> str:
-    return f"gain {fit.gain:.4g}, tau {fit.tau_s:.3g} s, dead time {fit.dead_time_s:.3g} s"
+    damping = "" if fit.damping is None else f", damping {fit.damping:.3g}"
+    return f"gain {fit.gain:.4g}, tau {fit.tau_s:.3g} s{damping}, dead time {fit.dead_time_s:.3g} s"
 
 
-def _fit_pair(record: Record, pair: Pair, terms: int) -> list[Fit]:
-    """One term, or two (printing the fit error of one against two, so the engineer sees what the second
-    term buys)."""
+def _fit_pair(record: Record, pair: Pair, terms: int, second_order: bool) -> list[Fit]:
+    """One first-order term, or the terms asked for (printing their fit error against one first-order
+    term's, so the engineer sees what they buy)."""
     one = record.fit()
     head = f"{pair.input} -> {pair.output}:"
     quality = f"(rms {one.rms:.3g}, explains {100 * one.explained:.1f} %)"
     print(f"{head} {_describe(one)} {quality}", file=sys.stderr)
-    if terms == 1:
+    if terms == 1 and not second_order:
         return [one]
-    two = record.fit_two()
-    described = " + ".join(_describe(term) for term in two.terms)
+    fit = record.fit_terms(terms, second_order)
+    described = " + ".join(_describe(term) for term in fit.terms)
     print(
-        f"{head} two terms: {described} (rms {two.rms:.3g}, explains {100 * two.explained:.1f} %; "
-        f"one term: rms {one.rms:.3g})",
+        f"{head} {'two terms' if terms == 2 else 'one term'}: {described} "
+        f"(rms {fit.rms:.3g}, explains {100 * fit.explained:.1f} %; "
+        f"one first-order term: rms {one.rms:.3g})",
         file=sys.stderr,
     )
-    return list(two.terms)
+    return list(fit.terms)
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
@@ -189,7 +193,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
                     config, config.plant, pair, args.bump, args.seed, Lengths(args.settle, args.record)
                 )
             )
-            fits.extend((pair, fit) for fit in _fit_pair(record, pair, args.terms))
+            fits.extend((pair, fit) for fit in _fit_pair(record, pair, args.terms, args.second_order))
         except ValueError as error:
             print(f"otgate identify: {pair.input} -> {pair.output}: {error}", file=sys.stderr)
             return 1
@@ -206,7 +210,8 @@ def add_identify_command(commands: Any) -> None:
         "identify",
         help="fit the plant's step-response models from bump tests (simulator or CSV)",
         description=(
-            "Fit first-order-plus-dead-time models (gain, time constant, dead time) from each setpoint or\n"
+            "Fit step-response models (gain, time constant, dead time; first order, or with --second-order an\n"
+            "underdamped second order where it fits better) from each setpoint or\n"
             "measured disturbance to each constrained variable, as in commissioning bump tests: on the\n"
             "simulator (--sim: a bump of each loop's setpoint, the loop as the PLC runs it) or from a recorded\n"
             "CSV (--csv: a time_s column and one column per tag). Prints each fit with its error and writes a\n"
@@ -216,7 +221,9 @@ def add_identify_command(commands: Any) -> None:
             "examples:\n  otgate identify --config plant_configs/cstr.yaml --sim\n"
             "  otgate identify --config plant_configs/ricker.yaml --sim --settle 3600 --record 14400\n"
             "  otgate identify --config plant_configs/ricker.yaml --sim --settle 3600 --record 43200 \\\n"
-            "      --pair PIC-201.RSP:PT-201 --terms 2"
+            "      --pair FIC-204.RSP:PT-201 --terms 2\n"
+            "  otgate identify --config plant_configs/ricker.yaml --sim --settle 3600 --record 259200 \\\n"
+            "      --pair PIC-201.RSP:PT-201 --terms 2 --second-order"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -245,7 +252,12 @@ def add_identify_command(commands: Any) -> None:
         type=int,
         choices=(1, 2),
         default=1,
-        help="FOPDT terms per pair: 2 draws inverse response and overshoot (default 1)",
+        help="terms per pair: 2 draws inverse response and overshoot (default 1)",
+    )
+    identify.add_argument(
+        "--second-order",
+        action="store_true",
+        help="also try underdamped second-order terms: a response that swings as it settles (default: off)",
     )
     identify.add_argument(
         "--out", type=Path, default=None, help="write the models section here (default: stdout)"

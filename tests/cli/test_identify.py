@@ -10,6 +10,7 @@ import pytest
 
 from otgate.cli import main
 from otgate.config.loader import load_config
+from otgate.core.prediction import StepModel, step
 from otgate.core.process_models import ProcessModel
 from tests.conftest import PLANT_CONFIGS
 
@@ -28,40 +29,53 @@ def test_identify_sim_reproduces_the_shipped_cstr_models(tmp_path: Path, capsys:
         assert fit.dead_time_s == pytest.approx(model.dead_time_s, abs=5.0)
 
 
-# The Ricker plant settles over hours: its bump tests rest 1 h and record 4 h (the pressure loop's own model
-# 12 h). The suite re-identifies the production-rate model (5 simulated hours, seconds of wall time);
-# `make soak` (OTGATE_SOAK_HOURS=24) re-identifies all three.
+# The Ricker plant settles over hours, its pressure and composition loops over days: the bump tests rest
+# 1 h and record 4 h for the production rate, 72 h (two terms, second order allowed) for the other two.
+# The suite re-identifies the production-rate model (5 simulated hours, seconds of wall time); `make soak`
+# (OTGATE_SOAK_HOURS=24) re-identifies all three.
 RICKER_LONG = float(os.environ.get("OTGATE_SOAK_HOURS", "1")) >= 24
-RICKER_RECORDS = {"FIC-204.RSP": 14400.0, "AIC-201.RSP": 14400.0, "PIC-201.RSP": 43200.0}
+SWINGING = ["--record", "259200", "--terms", "2", "--second-order"]
+RICKER_BUMPS = {"FIC-204.RSP": ["--record", "14400"], "AIC-201.RSP": SWINGING, "PIC-201.RSP": SWINGING}
 
 
 @pytest.mark.parametrize(
     "setpoint",
     [
         "FIC-204.RSP",
-        pytest.param(
-            "AIC-201.RSP", marks=pytest.mark.skipif(not RICKER_LONG, reason="make soak: 5 simulated h")
-        ),
-        pytest.param(
-            "PIC-201.RSP", marks=pytest.mark.skipif(not RICKER_LONG, reason="make soak: 13 simulated h")
+        *(
+            pytest.param(s, marks=pytest.mark.skipif(not RICKER_LONG, reason="make soak: 73 simulated h"))
+            for s in ("AIC-201.RSP", "PIC-201.RSP")
         ),
     ],
 )
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 def test_identify_sim_reproduces_the_shipped_ricker_models(
     setpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     out = tmp_path / "models.yaml"
     args = ["identify", "--config", str(PLANT_CONFIGS / "ricker.yaml"), "--sim", "--out", str(out)]
-    record = RICKER_RECORDS[setpoint]
-    assert main([*args, "--pair", f"{setpoint}:PT-201", "--settle", "3600", "--record", str(record)]) == 0
+    bump = RICKER_BUMPS[setpoint]
+    assert main([*args, "--pair", f"{setpoint}:PT-201", "--settle", "3600", *bump]) == 0
     assert f"{setpoint} -> PT-201: gain" in capsys.readouterr().err
-    fit = ProcessModel.model_validate(_flow_mapping(out.read_text().splitlines()[1]))
-    shipped = next(m for m in load_config(PLANT_CONFIGS / "ricker.yaml").models if m.input == setpoint)
-    # The same tolerance as the CSTR's, the dead time's scaled to the record's grid (8 s here, 24 s for 12 h).
-    assert fit.gain == pytest.approx(shipped.gain, rel=0.05)
-    assert fit.tau_s == pytest.approx(shipped.tau_s, rel=0.2)
-    assert fit.dead_time_s == pytest.approx(shipped.dead_time_s, abs=max(5.0, record / 1800 * 2))
+    fitted = [ProcessModel.model_validate(_flow_mapping(line)) for line in out.read_text().splitlines()[1:]]
+    shipped = [m for m in load_config(PLANT_CONFIGS / "ricker.yaml").models if m.input == setpoint]
+    if len(shipped) == 1:
+        (fit,), (model,) = fitted, shipped
+        # The CSTR's tolerance, the dead time's scaled to the record's grid (8 s here).
+        assert fit.gain == pytest.approx(model.gain, rel=0.05)
+        assert fit.tau_s == pytest.approx(model.tau_s, rel=0.2)
+        assert fit.dead_time_s == pytest.approx(model.dead_time_s, abs=8.0 * 2)
+        return
+    # Terms of a sum split the response in ways a grid does not pin down: the stated tolerance is on the
+    # step response they draw together, within 10 % of its largest excursion over the record.
+    times = np.linspace(0.0, 259200.0, 721)
+    drawn, expected = _step_response(fitted, times), _step_response(shipped, times)
+    assert np.max(np.abs(drawn - expected)) <= 0.1 * np.max(np.abs(expected))
+
+
+def _step_response(models: list[ProcessModel], times: np.ndarray) -> np.ndarray:
+    terms = (StepModel(m.input, m.output, m.gain, m.tau_s, m.dead_time_s, m.damping) for m in models)
+    return sum((step(term, times) for term in terms), np.zeros_like(times))
 
 
 def test_identify_csv_fits_a_recorded_bump(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -91,7 +105,7 @@ def test_identify_csv_two_terms_draws_an_inverse_response(tmp_path: Path, capsys
     args = ["identify", "--config", str(PLANT_CONFIGS / "cstr.yaml"), "--csv", str(path), "--terms", "2"]
     assert main([*args, "--pair", "TIC-101.RSP:TT-101"]) == 0
     captured = capsys.readouterr()
-    assert "TIC-101.RSP -> TT-101: two terms:" in captured.err and "one term: rms" in captured.err
+    assert "TIC-101.RSP -> TT-101: two terms:" in captured.err and "one first-order term: rms" in captured.err
     terms = [ProcessModel.model_validate(_flow_mapping(line)) for line in captured.out.splitlines()[1:]]
     assert [(m.input, m.output) for m in terms] == [("TIC-101.RSP", "TT-101")] * 2  # one entry per term
     # Within the grid of 30 time constants per term: the fast term's gain to 15 %, the slow one's to 6 %.
