@@ -3,9 +3,15 @@ a PV that does not (a stuck or saturated actuator, a lost loop) is LOOP_NOT_RESP
 back to conventional control.
 
 Thresholds come from the loop's own model (setpoint -> PV), so no hand-set deviation limit is needed:
-- the window is the model's dead time plus three time constants (95 % of a step has arrived by then; for a
-  model of several terms, the slowest term's);
-- the expected PV change over that window is the model's response to the setpoint changes seen;
+- the window is the model's dead time plus the time by which 95 % of a step has arrived (three time
+  constants; an oscillating term gets there on its way to its first peak); for a model of several terms,
+  the slowest term's;
+- the expected PV change over that window is the model's response to the setpoint changes seen, each
+  counted while it arrives: the part of its response up to one window after it that fell in this one.
+  What a move does after it has arrived is left out: for a first-order term a 5 % tail, for an
+  oscillating one its overshoot and swings, the part of a model least sure and small against what the
+  other inputs move the PV by, so no witness of the loop following (a false alarm in a 24 h Ricker run
+  came from a swing's late turn: +6.8 kPa expected, +1.7 made, 23 h after the moves);
 - it is judged only when that expected change stands clear of the PV's noise (four times its standard
   deviation over the window), and the loop fails when the PV made less than a quarter of it.
 """
@@ -43,7 +49,7 @@ def check_loop_response(
 
 
 def window_s(model: StepModel) -> float:
-    return model.dead_time_s + 3.0 * model.tau_s
+    return model.arrived_s
 
 
 def terms_window_s(terms: Sequence[StepModel]) -> float:
@@ -56,14 +62,14 @@ def _judge(terms: Sequence[StepModel], setpoint: Samples, pv: Samples, now: floa
     times, values = window(pv, now, span)
     if times.size < 2 * EDGE_SAMPLES or now - times[0] < 0.9 * span:
         return None  # not enough of the window seen yet
-    ages, sizes = changes(setpoint, now, span + max(m.settle_s for m in terms))
+    # A move is judged while it arrives: the part of its response up to `span` after it that fell in the
+    # window (a move older than two windows has arrived before the window began).
+    ages, sizes = changes(setpoint, now, 2.0 * span)
     if not sizes.size:
         return None
-    before = np.maximum(ages - span, 0.0)
+    arrived, before = np.minimum(ages, span), np.clip(ages - span, 0.0, span)
     # The step response is the sum of the pair's terms (one term for most loops).
-    expected = sum(
-        float(sizes @ (step(m, ages) - np.where(ages > span, step(m, before), 0.0))) for m in terms
-    )
+    expected = sum(float(sizes @ (step(m, arrived) - step(m, before))) for m in terms)
     noise = float(np.std(np.diff(values)) / math.sqrt(2.0))
     if abs(expected) < max(NOISE_FACTOR * noise, 1e-9):
         return None
