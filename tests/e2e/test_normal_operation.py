@@ -40,11 +40,24 @@ def propose(h: Harness, engine: DemoEngine, cycle: int) -> None:
     h.gateway.submit([to_proposal(item, "optimizer") for item in items], [item.rationale for item in items])
 
 
-def every_monitor_on(config: PlantConfig) -> PlantConfig:
-    """The opt-in model-based monitors on too (LOOP_NOT_RESPONDING, MODEL_MISMATCH): normal operation
-    must not trip them either, or they could never be turned on."""
-    prediction = config.prediction.model_copy(update={"loop_response": True, "model_mismatch": True})
-    return config.model_copy(update={"prediction": prediction})
+# The prediction-error monitor vouches for linear models, so it can be on only where the plant superposes
+# over the moves the engine makes. The Ricker plant does not over the demo optimiser's walk (PIC-201
+# +140 kPa with AIC-201 +4 %: the two responses interact by up to 92 kPa, measured on the simulator), and
+# ricker.yaml keeps the monitor off (docs/PREDICTION.md); its loop-response monitor is on here like
+# everyone's.
+SUPERPOSES = {"tank", "cstr"}
+
+
+def every_monitor_on(plant: str) -> Callable[[PlantConfig], PlantConfig]:
+    """The opt-in model-based monitors on too (LOOP_NOT_RESPONDING, and MODEL_MISMATCH where the plant's
+    models superpose over the walk): normal operation must not trip them either, or they could never be
+    turned on."""
+
+    def adjust(config: PlantConfig) -> PlantConfig:
+        update = {"loop_response": True, "model_mismatch": plant in SUPERPOSES}
+        return config.model_copy(update={"prediction": config.prediction.model_copy(update=update)})
+
+    return adjust
 
 
 def excursion_share(h: Harness) -> tuple[int, int]:
@@ -62,7 +75,7 @@ async def test_normal_operation_never_falls_back(
     plant: str, tmp_path: Path, record_property: Callable[[str, object], None]
 ):
     engine = DemoEngine(misbehave=False)
-    async with running(plant, tmp_path, seed=11, adjust=every_monitor_on) as h:
+    async with running(plant, tmp_path, seed=11, adjust=every_monitor_on(plant)) as h:
         await h.engage()
         ticks = int(HOURS * 3600)
         for tick in range(ticks):

@@ -61,7 +61,7 @@ async def test_predictive_scenario_off_fails_its_expectations(name: str):
     )
 
 
-@pytest.mark.skipif(not SOAK, reason="12.5 simulated hours, minutes of wall time: make soak")
+@pytest.mark.skipif(not SOAK, reason="10 simulated hours, minutes of wall time: make soak")
 @pytest.mark.parametrize("name", sorted(LONG))
 @pytest.mark.timeout(1800)
 @pytest.mark.requirement("R-15", "R-54")
