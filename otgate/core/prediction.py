@@ -67,6 +67,7 @@ TREND_WINDOW_SHARE = 0.125  # of the output's slowest time constant: the window 
 SIGNIFICANCE = 3.0  # standard errors the residual slope must exceed to be extrapolated
 ARRIVED = 0.95  # share of a step by which it has arrived (`StepModel.arrived_s`)
 ARRIVAL_GRID = 2000  # points from a change to an oscillation's first peak, to find its arrival on
+FOLD_LIMIT = 600.0  # decay constants of dead time still ahead beyond which e^(-lambda g) is not formed
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +147,11 @@ def _arrival(tau_s: float, damping: float) -> float:
 
 
 def _mode(model: StepModel) -> tuple[complex, complex]:
-    """(A, lambda) of a second-order term: what remains of its step `a` after the dead time is
-    Re[A e^(lambda a)]."""
-    zeta = model.damping or 0.0
-    root = math.sqrt(1.0 - zeta * zeta)
-    return complex(1.0, -zeta / root), complex(-zeta, root) / model.tau_s
+    """(A, lambda) of a term: what remains of its step `a` after the dead time is Re[A e^(lambda a)]."""
+    if model.damping is None:
+        return complex(1.0), complex(-1.0 / model.tau_s)
+    root = math.sqrt(1.0 - model.damping**2)
+    return complex(1.0, -model.damping / root), complex(-model.damping, root) / model.tau_s
 
 
 def _remaining(model: StepModel, after: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -259,8 +260,11 @@ def still_to_come(
     """sum_i size_i * (s(age_i + t) - s(age_i)): what past changes will still do at each future time.
 
     A change past its dead time is on the exponential, where s(a + t) - s(a) = K Re[A e^(lambda (a - theta))
-    (1 - e^(lambda t))] separates: those changes fold into one (complex) weight times one curve, so the
-    cost is one scalar per change plus one grid per change still inside its dead time."""
+    (1 - e^(lambda t))] separates: those changes fold into one (complex) weight times one curve. A change
+    still inside its dead time starts g = theta - a from now, and adds K (1 - Re[A e^(-lambda g) e^(lambda
+    t)]) from t = g on: sorted by g, the changes started by each grid time are a prefix, so running sums
+    give every grid time at once (`_arriving`). The cost is one scalar per change plus one curve per model,
+    not a grid per change: a setpoint ramped over a long dead time is thousands of changes."""
     started = ages >= model.dead_time_s
     total = np.zeros_like(times)
     if np.any(started) and model.tau_s >= _INSTANT_S:
@@ -274,9 +278,27 @@ def still_to_come(
             total += model.gain * np.real(folded * (1.0 - np.exp(pole * times)))
     waiting = ~started
     if np.any(waiting):
-        future = ages[waiting][:, None] + times[None, :]
-        total += sizes[waiting] @ (step(model, future) - step(model, ages[waiting])[:, None])
+        total += _arriving(model, ages[waiting], sizes[waiting], times)
     return total
+
+
+def _arriving(
+    model: StepModel, ages: NDArray[np.float64], sizes: NDArray[np.float64], times: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """sum_i size_i * s(age_i + t) for changes still inside their dead time (s(age_i) = 0 for them)."""
+    gaps = model.dead_time_s - ages
+    if model.tau_s < _INSTANT_S or float(gaps.max()) > FOLD_LIMIT * model.decay_s:
+        # A pure delayed gain, or a dead time so long against the decay that e^(-lambda g) would overflow.
+        grid: NDArray[np.float64] = sizes @ step(model, ages[:, None] + times[None, :])
+        return grid
+    order = np.argsort(gaps)
+    gaps, sizes = gaps[order], sizes[order]
+    started = np.searchsorted(gaps, times, side="right")  # changes with g <= t have begun at t
+    a, pole = _mode(model)
+    begun = np.concatenate(([0.0], np.cumsum(sizes)))[started]
+    weights = np.concatenate(([0.0], np.cumsum(sizes * np.exp(-pole * gaps))))[started]
+    arriving: NDArray[np.float64] = model.gain * (begun - np.real(a * weights * np.exp(pole * times)))
+    return arriving
 
 
 def forecast(

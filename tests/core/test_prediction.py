@@ -233,3 +233,22 @@ def test_changes_of_change_points_equal_those_of_every_sample():
         # Zero changes (between the two samples of a hold) move nothing in any sum.
         assert ages_points[sizes_points != 0].tolist() == ages_every[sizes_every != 0].tolist()
         assert sizes_points[sizes_points != 0].tolist() == sizes_every[sizes_every != 0].tolist()
+
+
+@pytest.mark.parametrize("model", [SWING, T_SP], ids=["swing", "first_order"])
+def test_a_ramp_inside_the_dead_time_folds_like_its_direct_sum(model: StepModel):
+    """A setpoint ramped in a thousand small steps, most of them still inside the dead time: the running
+    sums give what one grid per change gives."""
+    ages = np.linspace(0.0, 2.0 * model.dead_time_s, 1000)
+    sizes = np.random.default_rng(4).uniform(-0.2, 0.3, ages.size)
+    times = np.linspace(1.0, 600.0, 40)
+    direct = sizes @ (step(model, ages[:, None] + times[None, :]) - step(model, ages)[:, None])
+    assert still_to_come(model, ages, sizes, times) == pytest.approx(direct, abs=1e-9)
+
+
+def test_a_dead_time_of_many_time_constants_is_summed_without_overflow():
+    sharp = StepModel("TIC-101.RSP", "TT-101", gain=1.0, tau_s=0.01, dead_time_s=21.0)  # 2100 tau ahead
+    ages, sizes, times = np.array([0.5, 3.0]), np.array([1.0, -0.5]), np.linspace(1.0, 60.0, 40)
+    direct = sizes @ (step(sharp, ages[:, None] + times[None, :]) - step(sharp, ages)[:, None])
+    assert np.all(np.isfinite(still_to_come(sharp, ages, sizes, times)))
+    assert still_to_come(sharp, ages, sizes, times) == pytest.approx(direct, abs=1e-9)
