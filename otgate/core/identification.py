@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from otgate.core.prediction import StepModel, step
+from otgate.core.step_response import StepModel, step
 
 TAU_GRID = 90  # time constants tried, log-spaced
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from otgate.core.monitors import Anomaly, AnomalyCode
 from otgate.core.plant import Plant
-from otgate.core.prediction import Samples, StepModel, changes, step, window
+from otgate.core.prediction import Samples, changes, window
+from otgate.core.step_response import StepModel, step
 
 FOLLOW_SHARE = 0.25  # the PV must make at least this share of the change its model expects (an unmeasured
 # disturbance working against a move can take half of it; a stuck actuator leaves next to nothing)

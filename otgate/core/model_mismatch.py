@@ -32,7 +32,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otgate.core.monitors import Anomaly, AnomalyCode
-from otgate.core.prediction import Samples, StepModel, changes, step, window
+from otgate.core.prediction import Samples, changes, window
+from otgate.core.step_response import StepModel, step
 
 NOISE_FACTOR = 4.0  # standard deviations of the edge-mean difference: a miss below this is noise
 GAIN_TOLERANCE = 0.5  # share of the explained change a linear model may be off by (nonlinearity, timing)

@@ -7,7 +7,8 @@ from typing import Literal
 
 from otgate.core.config import Engine, Loop, PlantConfig, Tag
 from otgate.core.expression import Expression, parse_expression
-from otgate.core.prediction import Bound, StepModel, horizon_s
+from otgate.core.prediction import Bound, horizon_s
+from otgate.core.step_response import StepModel
 
 
 @dataclass(frozen=True, slots=True)

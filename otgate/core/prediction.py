@@ -1,20 +1,8 @@
-"""Look-ahead over step-response models (first order plus dead time, and underdamped second order): where
-each constrained variable is going, and which setpoint moves keep it inside the operating envelope.
+"""Look-ahead over step-response models: where each constrained variable is going, and which setpoint
+moves keep it inside the operating envelope.
 
-The models are linear, closed-loop step responses as the PLC runs the loops (gain K, time constant tau,
-dead time theta, from an input to an output), each a sum of terms of two forms:
-
-    s(t) = 0                                for t < theta
-    s(t) = K * (1 - exp(-(t - theta)/tau))   for t >= theta      (tau = 0: a pure delayed gain)
-
-and, for a term with a damping ratio zeta (0 < zeta < 1), the underdamped second order
-K e^(-theta s) / (tau^2 s^2 + 2 zeta tau s + 1), which overshoots and oscillates as it settles:
-
-    s(t) = K * (1 - Re[A exp(lambda (t - theta))])   for t >= theta,
-           lambda = (-zeta + i sqrt(1 - zeta^2)) / tau,  A = 1 - i zeta / sqrt(1 - zeta^2)
-
-The first order is the same formula with lambda = -1/tau and A = 1, so both forms share one algebra: a
-term's share still to come after a is Re[A e^(lambda a)], and it separates in a and t (below).
+The models are sums of step-response terms (`step_response`: first order plus dead time, and underdamped
+second order), each with s(t) its response to a unit step of its input.
 
 By superposition, the prediction of an output y over a horizon is
 
@@ -29,14 +17,15 @@ where the residual trend r is the output's measured slope minus the slope the mo
 recent changes, decaying with the output's slowest time constant tau_r (for an oscillating term, that of
 its decay: `StepModel.decay_s`; an unexplained drift is neither ignored nor extrapolated forever). The
 slope is fitted over a window that grows with tau_r (`trend_window_s`) and counted only when it stands
-clear of what the measured noise alone would give (`SIGNIFICANCE` standard errors): extrapolated over tau_r, the slope's noise is multiplied by tau_r, and on a plant with time
-constants of half an hour a 30 s slope of a 1 kPa-noise transmitter would forecast +-100 kPa of nothing.
+clear of what the measured noise alone would give (`SIGNIFICANCE` standard errors): extrapolated over
+tau_r, the slope's noise is multiplied by tau_r, and on a plant with time constants of half an hour a 30 s
+slope of a 1 kPa-noise transmitter would forecast +-100 kPa of nothing.
 
 Inputs are remembered as change points (`process_memory`): a setpoint is piecewise constant, so its
 history is the few instants it moved, each with the sample before it; the sums above then cost one term
-per change, not one per sample of a model's settling time. Everything but the last term is the *base* prediction, computed once per
-scan (`forecast`); the proposed move enters linearly, so the admissible moves form one interval per output,
-and their intersection is the admissible interval (`admissible_move`).
+per change, not one per sample of a model's settling time. Everything but the last term is the *base*
+prediction, computed once per scan (`forecast`); the proposed move enters linearly, so the admissible moves
+form one interval per output, and their intersection is the admissible interval (`admissible_move`).
 
 A move is admissible when, at every point of the horizon and for every constrained output, it keeps the
 prediction inside the envelope, or, where the base prediction already lies outside, does not push it
@@ -48,7 +37,6 @@ Pure: plain data in, plain data out; numpy for the sums.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,55 +45,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otgate.core.series import Series
+from otgate.core.step_response import INSTANT_S, StepModel, mode, slope, step
 
 Samples = Sequence[tuple[float, float]] | Series  # (time, value), oldest first
 GRID_POINTS = 40
-_INSTANT_S = 1e-6  # a time constant below this is a pure delayed gain
 _NEGLIGIBLE = 1e-9  # a response smaller than this (before the dead time, far below any unit) bounds nothing
 TREND_WINDOW_S = 30.0  # the shortest window the trend is fitted over
 TREND_WINDOW_SHARE = 0.125  # of the output's slowest time constant: the window of slow outputs
 SIGNIFICANCE = 3.0  # standard errors the residual slope must exceed to be extrapolated
-ARRIVED = 0.95  # share of a step by which it has arrived (`StepModel.arrived_s`)
-ARRIVAL_GRID = 2000  # points from a change to an oscillation's first peak, to find its arrival on
 FOLD_LIMIT = 600.0  # decay constants of dead time still ahead beyond which e^(-lambda g) is not formed
-
-
-@dataclass(frozen=True, slots=True)
-class StepModel:
-    input: str
-    output: str
-    gain: float
-    tau_s: float
-    dead_time_s: float
-    damping: float | None = None  # set (0 < damping < 1): an underdamped second-order term
-
-    @property
-    def decay_s(self) -> float:
-        """The time constant of the response's approach to its gain: tau, or tau/zeta for an oscillation
-        (the envelope of its swings)."""
-        return self.tau_s if self.damping is None else self.tau_s / self.damping
-
-    @property
-    def settle_s(self) -> float:
-        """After this long a change has (practically) done all it will do."""
-        return self.dead_time_s + 5.0 * self.decay_s
-
-    @property
-    def arrived_s(self) -> float:
-        """By this long a change has (first) arrived: 95 % of the step, which a first-order term reaches
-        after 3 tau and an oscillating one on its way to its first peak (found on a grid: no closed form)."""
-        if self.damping is None:
-            return self.dead_time_s + 3.0 * self.tau_s
-        return self.dead_time_s + _arrival(self.tau_s, self.damping)
-
-    @property
-    def reach_s(self) -> float:
-        """How far ahead a move's own effect is worth judging: 98 % of a first-order step (4 tau); an
-        oscillation's first overshoot and undershoot (one period), or 4 decay constants if sooner."""
-        if self.damping is None:
-            return self.dead_time_s + 4.0 * self.tau_s
-        period = 2.0 * math.pi * self.tau_s / math.sqrt(1.0 - self.damping**2)
-        return self.dead_time_s + min(period, 4.0 * self.decay_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,52 +82,6 @@ class Excursion:
     @property
     def by(self) -> float:
         return self.value - self.limit
-
-
-@functools.lru_cache(maxsize=256)
-def _arrival(tau_s: float, damping: float) -> float:
-    """When an oscillating term's step first reaches `ARRIVED` of its gain, after its dead time (on a grid
-    up to its first peak, where it is above it; cached: the monitors ask every scan)."""
-    peak = math.pi * tau_s / math.sqrt(1.0 - damping**2)
-    after = np.linspace(0.0, peak, ARRIVAL_GRID)
-    remaining = _remaining(StepModel("", "", 1.0, tau_s, 0.0, damping), after)
-    return float(after[int(np.argmax(remaining <= 1.0 - ARRIVED))])
-
-
-def _mode(model: StepModel) -> tuple[complex, complex]:
-    """(A, lambda) of a term: what remains of its step `a` after the dead time is Re[A e^(lambda a)]."""
-    if model.damping is None:
-        return complex(1.0), complex(-1.0 / model.tau_s)
-    root = math.sqrt(1.0 - model.damping**2)
-    return complex(1.0, -model.damping / root), complex(-model.damping, root) / model.tau_s
-
-
-def _remaining(model: StepModel, after: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The share of the step still to come `after` seconds past the dead time."""
-    if model.damping is None:
-        return np.exp(-after / model.tau_s)
-    a, pole = _mode(model)
-    return np.real(a * np.exp(pole * after))
-
-
-def step(model: StepModel, t: NDArray[np.float64]) -> NDArray[np.float64]:
-    after = np.maximum(t - model.dead_time_s, 0.0)
-    if model.tau_s < _INSTANT_S:
-        return np.where(t >= model.dead_time_s, model.gain, 0.0)
-    return np.where(t >= model.dead_time_s, model.gain * (1.0 - _remaining(model, after)), 0.0)
-
-
-def slope(model: StepModel, t: NDArray[np.float64]) -> NDArray[np.float64]:
-    """ds/dt: how fast a unit change made `t` seconds ago still moves the output."""
-    if model.tau_s < _INSTANT_S:
-        return np.zeros_like(t)
-    after = np.maximum(t - model.dead_time_s, 0.0)
-    if model.damping is None:
-        rate = np.exp(-after / model.tau_s) / model.tau_s
-    else:
-        a, pole = _mode(model)
-        rate = -np.real(a * pole * np.exp(pole * after))
-    return np.where(t >= model.dead_time_s, model.gain * rate, 0.0)
 
 
 def horizon_s(models: Sequence[StepModel], configured: float | None = None) -> float:
@@ -267,13 +169,13 @@ def still_to_come(
     not a grid per change: a setpoint ramped over a long dead time is thousands of changes."""
     started = ages >= model.dead_time_s
     total = np.zeros_like(times)
-    if np.any(started) and model.tau_s >= _INSTANT_S:
+    if np.any(started) and model.tau_s >= INSTANT_S:
         since = ages[started] - model.dead_time_s
         if model.damping is None:
             weight = float(sizes[started] @ np.exp(-since / model.tau_s))
             total += weight * model.gain * (1.0 - np.exp(-times / model.tau_s))
         else:
-            a, pole = _mode(model)
+            a, pole = mode(model)
             folded = a * complex(sizes[started] @ np.exp(pole * since))
             total += model.gain * np.real(folded * (1.0 - np.exp(pole * times)))
     waiting = ~started
@@ -287,14 +189,14 @@ def _arriving(
 ) -> NDArray[np.float64]:
     """sum_i size_i * s(age_i + t) for changes still inside their dead time (s(age_i) = 0 for them)."""
     gaps = model.dead_time_s - ages
-    if model.tau_s < _INSTANT_S or float(gaps.max()) > FOLD_LIMIT * model.decay_s:
+    if model.tau_s < INSTANT_S or float(gaps.max()) > FOLD_LIMIT * model.decay_s:
         # A pure delayed gain, or a dead time so long against the decay that e^(-lambda g) would overflow.
         grid: NDArray[np.float64] = sizes @ step(model, ages[:, None] + times[None, :])
         return grid
     order = np.argsort(gaps)
     gaps, sizes = gaps[order], sizes[order]
     started = np.searchsorted(gaps, times, side="right")  # changes with g <= t have begun at t
-    a, pole = _mode(model)
+    a, pole = mode(model)
     begun = np.concatenate(([0.0], np.cumsum(sizes)))[started]
     weights = np.concatenate(([0.0], np.cumsum(sizes * np.exp(-pole * gaps))))[started]
     arriving: NDArray[np.float64] = model.gain * (begun - np.real(a * weights * np.exp(pole * times)))
@@ -324,7 +226,7 @@ def forecast(
         tau_r = max((m.decay_s for m in into), default=0.0)
         trend = measured_trend(history.get(output, ()), now, trend_window_s(tau_r))
         residual = residual_trend(explained, trend)
-        if tau_r >= _INSTANT_S and residual:
+        if tau_r >= INSTANT_S and residual:
             prediction += residual * tau_r * (1.0 - np.exp(-times / tau_r))
         base[output] = prediction
     return Forecast(times, base)

@@ -36,7 +36,8 @@ class ProcessMemory:
             for name in sources
         }
         self.change_points = sources - outputs
-        self.keep_s = {name: judged_s(plant) + settle_s(plant, name) for name in sources}
+        judged = judged_s(plant)
+        self.keep_s = {name: judged + settle_s(plant, name) for name in sources}
         self.samples: dict[str, Series] = {name: Series() for name in sources}
         self._last: dict[str, tuple[float, float]] = {}  # the last good sample of each change-point input
 

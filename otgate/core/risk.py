@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from otgate.core.autonomy_policy import RiskPolicy
 from otgate.core.config import SetpointRules
-from otgate.core.prediction import StepModel
+from otgate.core.step_response import StepModel
 
 
 class RiskClass(StrEnum):

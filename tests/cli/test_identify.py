@@ -10,8 +10,8 @@ import pytest
 
 from otgate.cli import main
 from otgate.config.loader import load_config
-from otgate.core.prediction import StepModel, step
 from otgate.core.process_models import ProcessModel
+from otgate.core.step_response import StepModel, step
 from tests.conftest import PLANT_CONFIGS
 
 

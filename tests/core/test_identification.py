@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from otgate.core.identification import fit_fopdt, fit_one_term, fit_two_terms
-from otgate.core.prediction import StepModel
-from tests.core.test_prediction import integrated
+from otgate.core.step_response import StepModel
+from tests.core.test_step_response import integrated
 
 
 def fopdt(u: np.ndarray, gain: float, tau: float, dead: int) -> np.ndarray:

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from otgate.core.look_ahead import check_predicted
 from otgate.core.plant import Plant
-from otgate.core.prediction import Bound, StepModel, forecast, response, with_queued
+from otgate.core.prediction import Bound, forecast, response, with_queued
 from otgate.core.proposal import Snapshot
+from otgate.core.step_response import StepModel
 from tests.core.plants import CSTR, NOW
 
 pytestmark = pytest.mark.requirement("R-42")

@@ -10,7 +10,7 @@ import pytest
 
 from otgate.core.loop_response import check_loop_response, terms_window_s
 from otgate.core.monitors import AnomalyCode
-from otgate.core.prediction import StepModel, step
+from otgate.core.step_response import StepModel, step
 from tests.core.plants import CSTR
 
 pytestmark = pytest.mark.requirement("R-42")

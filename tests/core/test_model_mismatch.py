@@ -7,7 +7,7 @@ import pytest
 
 from otgate.core.model_mismatch import check_model_mismatch, prediction_error
 from otgate.core.monitors import AnomalyCode
-from otgate.core.prediction import StepModel, step
+from otgate.core.step_response import StepModel, step
 from otgate.core.supervision import affected_loops
 from tests.core.plants import CSTR
 

@@ -12,8 +12,8 @@ from otgate.core.config import (
     FallbackPolicy,
     SetpointRules,
 )
-from otgate.core.prediction import StepModel
 from otgate.core.risk import RiskClass, classify, features, predicted_effect
+from otgate.core.step_response import StepModel
 
 # Limits 500..800, alarm 450..900 (width 450), max move 20 both ways.
 RULES = SetpointRules(

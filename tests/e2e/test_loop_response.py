@@ -10,7 +10,7 @@ import pytest
 from otgate.core.config import PlantConfig
 from otgate.core.loop_response import window_s
 from otgate.core.modes import LoopMode
-from otgate.core.prediction import StepModel
+from otgate.core.step_response import StepModel
 from otgate_simulator.faults import ActuatorStuck
 from tests.e2e.harness import running
 
